@@ -1,0 +1,180 @@
+"""Loading the assemblies under validation as plain xarray objects.
+
+Brain-Score stores an assembly as one netCDF DataArray whose MultiIndex coordinates are
+flattened to plain coordinates along their dims. This module opens those files, checks
+that the dims and coordinates the validation needs are there, and offers small selectors
+(one subject's region, the repetitions of the test set). It never recomputes the chain
+and never judges values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nsdval.errors import InputError, MissingInputError
+
+NEUROID_COORDS = ("neuroid_id", "subject", "region", "voxel_x", "voxel_y", "voxel_z")
+BRAINSCORE_NEUROID_COORDS = (*NEUROID_COORDS, "nc_testset")
+PRESENTATION_COORDS = ("stimulus_id", "nsd_id")
+SPLIT_COLUMNS = ("stimulus_id", "nsd_id", "split")
+SCORE_KEYS = ("score", "raw", "ceiling", "subjects")
+
+
+def load_dataarray(path, *, dims, coords=(), what="assembly"):
+    """Open a netCDF file holding one DataArray and load it into memory.
+
+    Parameters
+    ----------
+    path : str or Path
+        The netCDF file.
+    dims : sequence of str
+        Dimensions the array must have, in this order.
+    coords : sequence of str
+        Coordinates it must carry.
+    what : str
+        Description used in error messages.
+
+    Returns
+    -------
+    xarray.DataArray
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, what)
+    try:
+        with xr.open_dataarray(path) as opened:
+            array = opened.load()
+    except Exception as exc:  # xarray and its engines raise many types for bad files
+        raise InputError(path, f"not a readable netCDF DataArray ({exc})") from None
+    if tuple(array.dims) != tuple(dims):
+        raise InputError(path, f"{what} dims are {tuple(array.dims)}, expected {tuple(dims)}")
+    missing = [name for name in coords if name not in array.coords]
+    if missing:
+        raise InputError(path, f"{what} lacks coordinate {missing[0]!r}")
+    return array
+
+
+def load_region_assembly(layout, region):
+    """Region assembly (images x voxels of all subjects), session-z-scored and averaged."""
+    return load_dataarray(
+        layout.region_assembly(region),
+        dims=("presentation", "neuroid"),
+        coords=(*PRESENTATION_COORDS, "subject"),
+        what=f"{region} region assembly",
+    )
+
+
+def load_brainscore_assembly(layout, split):
+    """Brain-Score train or test assembly (presentation x neuroid x time_bin)."""
+    presentation = (*PRESENTATION_COORDS, "repetition") if split == "test" else PRESENTATION_COORDS
+    return load_dataarray(
+        layout.brainscore_assembly(split),
+        dims=("presentation", "neuroid", "time_bin"),
+        coords=(*presentation, *BRAINSCORE_NEUROID_COORDS),
+        what=f"Brain-Score {split} assembly",
+    )
+
+
+def load_activations(layout, region, split):
+    """Model activations (presentation x neuroid) the benchmark scored."""
+    return load_dataarray(
+        layout.activations(region, split),
+        dims=("presentation", "neuroid"),
+        coords=("stimulus_id",),
+        what=f"{region} {split} activations",
+    )
+
+
+def load_split(path):
+    """Read the train/test split CSV (columns ``stimulus_id``, ``nsd_id``, ``split``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, "train/test split CSV")
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:  # pandas raises several types for unreadable files
+        raise InputError(path, f"not a readable CSV file ({exc})") from None
+    missing = [c for c in SPLIT_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(path, f"split CSV lacks column {missing[0]!r}")
+    return table
+
+
+def load_score(path):
+    """Read the benchmark's reported score JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, "reported benchmark score")
+    try:
+        score = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+    missing = [key for key in SCORE_KEYS if key not in score]
+    if missing:
+        raise InputError(path, f"score JSON lacks key {missing[0]!r}")
+    return score
+
+
+def neuroid_mask(array, *, subject=None, region=None):
+    """Boolean mask of the neuroids of one subject label and/or region."""
+    mask = np.ones(array.sizes["neuroid"], dtype=bool)
+    if subject is not None:
+        mask &= array["subject"].values == subject
+    if region is not None:
+        mask &= array["region"].values == region
+    return mask
+
+
+def values_2d(array):
+    """Values as a float64 (presentation, neuroid) array, taking time bin 0 if present."""
+    if "time_bin" in array.dims:
+        array = array.isel(time_bin=0)
+    return np.asarray(array.transpose("presentation", "neuroid").values, dtype=np.float64)
+
+
+def row_positions(ids, reference):
+    """Position of each id in the sorted ``reference`` ids, -1 where absent.
+
+    Examples
+    --------
+    >>> row_positions(np.array([7, 3, 9]), np.array([3, 7])).tolist()
+    [1, 0, -1]
+    """
+    ids = np.asarray(ids)
+    reference = np.asarray(reference)
+    pos = np.searchsorted(reference, ids)
+    pos = np.clip(pos, 0, max(reference.size - 1, 0))
+    found = reference.size > 0
+    hit = found & (reference[pos] == ids) if found else np.zeros(ids.shape, bool)
+    return np.where(hit, pos, -1)
+
+
+def repetition_values(test, nsd_ids, n_repetitions=3):
+    """Arrange test presentations by repetition and image.
+
+    Parameters
+    ----------
+    test : xarray.DataArray
+        Test assembly (or a neuroid subset of it) with ``nsd_id`` and ``repetition``.
+    nsd_ids : (n_images,) sorted int array
+        Images in the wanted order.
+    n_repetitions : int
+        Repetitions per image.
+
+    Returns
+    -------
+    (n_repetitions, n_images, n_neuroids) float64 array
+        NaN where a (repetition, image) pair has no presentation.
+    """
+    values = values_2d(test)
+    image = row_positions(test["nsd_id"].values, nsd_ids)
+    rep = np.asarray(test["repetition"].values, dtype=np.int64)
+    out = np.full((n_repetitions, len(nsd_ids), values.shape[1]), np.nan)
+    keep = (image >= 0) & (rep >= 0) & (rep < n_repetitions)
+    out[rep[keep], image[keep]] = values[keep]
+    return out

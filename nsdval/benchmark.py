@@ -1,0 +1,254 @@
+"""Reproducing ``Allen2022_fmri.REGION-ridge`` from the assemblies and model activations.
+
+Loads what the benchmark scored (Brain-Score train/test assemblies, filtered to the
+region's reliable neuroids, and the model activations aligned to them), scores it with
+the numpy replica in :mod:`nsdval.ridge`, and compares with the reported score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nsdval import assemblies, checks, ridge
+from nsdval.errors import InputError
+
+NC_THRESHOLD = 30.0
+SECTION = "3. Benchmark"
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """Arrays the benchmark scores for one region.
+
+    Attributes
+    ----------
+    x_train, x_test : (n_train, n_features), (n_test, n_features) float64 arrays
+        Model activations, rows in the assemblies' image order.
+    y_train : (n_train, n_voxels) float64 array
+        Train assembly, reliable neuroids of the region.
+    test_reps : (n_repetitions, n_test, n_voxels) float64 array
+        Test assembly by repetition.
+    groups : (n_voxels,) array of str
+        Subject label of each kept voxel.
+    """
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray
+    test_reps: np.ndarray
+    groups: np.ndarray
+
+
+def _aligned_features(activations, stimulus_ids, path):
+    index = pd.Index(np.asarray(activations["stimulus_id"].values).astype(str))
+    positions = index.get_indexer(np.asarray(stimulus_ids).astype(str))
+    if np.any(positions < 0):
+        missing = np.asarray(stimulus_ids)[positions < 0][0]
+        raise InputError(path, f"no activations for stimulus {missing}")
+    values = activations.transpose("presentation", "neuroid").values
+    return np.asarray(values, dtype=np.float64)[positions]
+
+
+def load_benchmark_data(layout, region, *, train, test, subject=None, threshold=NC_THRESHOLD):
+    """Collect the benchmark's inputs for one region (optionally one subject).
+
+    Parameters
+    ----------
+    layout : NsdLayout
+        The tree.
+    region : str
+        Brain-Score region.
+    train, test : xarray.DataArray
+        The Brain-Score assemblies.
+    subject : str or None
+        Restrict to one subject label.
+    threshold : float
+        Keep neuroids with ``nc_testset`` strictly above this (percent).
+    """
+    keep = assemblies.neuroid_mask(train, subject=subject, region=region)
+    keep &= np.asarray(train["nc_testset"].values, dtype=np.float64) > threshold
+    train_block = train.isel(neuroid=np.flatnonzero(keep))
+    test_block = test.isel(neuroid=np.flatnonzero(keep))
+    train_order = np.argsort(np.asarray(train_block["nsd_id"].values), kind="stable")
+    train_block = train_block.isel(presentation=train_order)
+    test_ids, first = np.unique(np.asarray(test_block["nsd_id"].values), return_index=True)
+    test_stimuli = np.asarray(test_block["stimulus_id"].values)[first]
+    act_train = assemblies.load_activations(layout, region, "train")
+    act_test = assemblies.load_activations(layout, region, "test")
+    return BenchmarkData(
+        x_train=_aligned_features(
+            act_train, train_block["stimulus_id"].values, layout.activations(region, "train")
+        ),
+        x_test=_aligned_features(act_test, test_stimuli, layout.activations(region, "test")),
+        y_train=assemblies.values_2d(train_block),
+        test_reps=assemblies.repetition_values(test_block, test_ids),
+        groups=np.asarray(train_block["subject"].values).astype(str),
+    )
+
+
+def score_replica(data):
+    """Score every subject with the alpha-1 ridge replica; a dict label -> SubjectBenchmark."""
+    return ridge.score_subjects(
+        data.x_train, data.x_test, data.y_train, data.test_reps, data.groups
+    )
+
+
+def score_ridgecv(data):
+    """The seed's standalone RidgeCV per subject: dict label -> (median r, chosen alpha)."""
+    model = ridge.GramRidge(data.x_train, data.x_test)
+    target = data.test_reps.mean(axis=0)
+    out = {}
+    for label in np.unique(data.groups):
+        cols = data.groups == label
+        prediction, alpha = model.predict_cv(data.y_train[:, cols])
+        r = ridge.pearson_columns(prediction, target[:, cols])
+        out[str(label)] = (float(np.nanmedian(r)), float(alpha))
+    return out
+
+
+def comparison_table(reported, replica, ridgecv):
+    """Per-subject table: reported vs replica raw, ceiling and score, and RidgeCV."""
+    rows = []
+    for label in sorted(replica):
+        rep = reported.get("subjects", {}).get(label, {})
+        sb = replica[label]
+        cv_r, cv_alpha = ridgecv.get(label, (np.nan, np.nan))
+        rows.append(
+            {
+                "subject": label,
+                "voxels": sb.n_voxels,
+                "reported raw": rep.get("raw", np.nan),
+                "replica raw": sb.raw,
+                "RidgeCV raw": cv_r,
+                "RidgeCV alpha": cv_alpha,
+                "reported ceiling": rep.get("ceiling", np.nan),
+                "replica ceiling": sb.ceiling,
+                "reported score": rep.get("score", np.nan),
+                "replica score": sb.score,
+            }
+        )
+    return pd.DataFrame(rows).set_index("subject")
+
+
+def replica_checks(reported, replica, *, tolerance, ridgecv=None, ridgecv_tolerance=0.2):
+    """Checks comparing the replica (and RidgeCV) with the reported per-subject numbers."""
+    results = []
+    for label in sorted(replica):
+        rep = reported.get("subjects", {}).get(label)
+        sb = replica[label]
+        for key in ("raw", "ceiling", "score"):
+            results.append(_reported_check(rep, key, getattr(sb, key), label, tolerance))
+        if ridgecv and label in ridgecv:
+            results.append(_ridgecv_check(rep, ridgecv[label], label, ridgecv_tolerance))
+    return results
+
+
+def _reported_check(rep, key, value, label, tolerance):
+    name = f"replica-{key}"
+    if rep is None or key not in rep:
+        detail = f"score.json reports no {key} for {label}"
+        return checks.CheckResult(SECTION, name, "fail", value, tolerance, detail, subject=label)
+    diff = abs(float(value) - float(rep[key]))
+    ok = bool(np.isfinite(diff) and diff <= tolerance)
+    detail = f"replica {value:.6f} vs reported {float(rep[key]):.6f} (|diff| {diff:.1e})"
+    return checks.CheckResult(
+        SECTION, name, checks.status_for(ok), diff, tolerance, detail, subject=label
+    )
+
+
+def _ridgecv_check(rep, cv, label, tolerance):
+    r, alpha = cv
+    reported = float(rep["raw"]) if rep and "raw" in rep else np.nan
+    diff = abs(r - reported)
+    detail = (
+        f"RidgeCV (alpha {alpha:g}) median r {r:.4f} vs reported raw {reported:.4f}; "
+        "a different estimator, so only a large gap warns"
+    )
+    ok = bool(np.isfinite(diff) and diff <= tolerance)
+    status = checks.status_for(ok, warn=True)
+    name = "ridgecv-raw"
+    return checks.CheckResult(SECTION, name, status, diff, tolerance, detail, subject=label)
+
+
+def summary_checks(reported, summary, *, tolerance, region):
+    """Region-level checks: final score, mean raw and overall ceiling vs score.json."""
+    results = []
+    for key in ("score", "raw", "ceiling"):
+        value = float(summary[key])
+        diff = abs(value - float(reported[key]))
+        ok = bool(np.isfinite(diff) and diff <= tolerance)
+        detail = f"replica {value:.6f} vs reported {float(reported[key]):.6f} (|diff| {diff:.1e})"
+        results.append(
+            checks.CheckResult(
+                SECTION,
+                f"region-{key}",
+                checks.status_for(ok),
+                diff,
+                tolerance,
+                detail,
+                region=region,
+            )
+        )
+    return results
+
+
+def region_summary(layout, region, *, train, test):
+    """Replica of the whole region's benchmark next to the reported score.
+
+    Returns
+    -------
+    reported : dict
+        The region's score.json.
+    replica : dict
+        ``score``, ``raw`` and ``ceiling`` recomputed over all subjects.
+    subjects : dict
+        Subject label -> :class:`~nsdval.ridge.SubjectBenchmark`.
+    """
+    data = load_benchmark_data(layout, region, train=train, test=test)
+    subjects = score_replica(data)
+    summary = ridge.benchmark_summary(subjects, data.test_reps)
+    reported = assemblies.load_score(layout.score(region))
+    return reported, {key: float(summary[key]) for key in ("score", "raw", "ceiling")}, subjects
+
+
+def subject_record(reported, replica, ridgecv):
+    """JSON-ready per-subject numbers for the report sidecar and the index."""
+    out = {}
+    for label, sb in replica.items():
+        rep = reported.get("subjects", {}).get(label, {})
+        cv_r, cv_alpha = ridgecv.get(label, (None, None))
+        out[label] = {
+            "reported": {k: rep.get(k) for k in ("raw", "ceiling", "score")},
+            "replica": {"raw": sb.raw, "ceiling": sb.ceiling, "score": sb.score},
+            "ridgecv": {"raw": cv_r, "alpha": cv_alpha},
+            "n_voxels": sb.n_voxels,
+        }
+    return out
+
+
+def region_table(summaries):
+    """Reported vs replica score, raw and ceiling per region, as a DataFrame."""
+    rows = {}
+    for region, (reported, replica, _) in summaries.items():
+        row = {}
+        for key in ("score", "raw", "ceiling"):
+            row[f"reported {key}"] = float(reported[key])
+            row[f"replica {key}"] = replica[key]
+        rows[region] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def region_records(summaries):
+    """JSON-ready region summaries for the layout sidecar and the index."""
+    return {
+        region: {
+            "benchmark": reported.get("benchmark"),
+            "model": reported.get("model"),
+            "reported": {k: float(reported[k]) for k in ("score", "raw", "ceiling")},
+            "replica": replica,
+        }
+        for region, (reported, replica, _) in summaries.items()
+    }

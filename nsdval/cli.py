@@ -1,0 +1,313 @@
+"""The ``nsdval`` command line: parse arguments, call one library function, map exit codes.
+
+Exit codes: 0 every check passed; 1 a check failed or a report errored (reports are still
+written); 2 unusable input or a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import nsdval
+from nsdval.errors import NsdvalError
+from nsdval.layout import DEFAULT_VARIANT, REGIONS
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def parse_subjects(text):
+    """Parse ``1-8``, ``1,3`` or ``2`` into a tuple of subject numbers.
+
+    Examples
+    --------
+    >>> parse_subjects("1-3,5")
+    (1, 2, 3, 5)
+    """
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise argparse.ArgumentTypeError(f"subjects: expected e.g. 1-8 or 1,3, got {text!r}")
+        out.extend(range(int(low), int(high or low) + 1))
+    return tuple(sorted(set(out)))
+
+
+def parse_regions(text):
+    """Parse ``V1,V4`` into a tuple of regions, refusing unknown names."""
+    regions = tuple(r.strip() for r in text.split(",") if r.strip())
+    unknown = [r for r in regions if r not in REGIONS]
+    if unknown or not regions:
+        raise argparse.ArgumentTypeError(
+            f"regions: expected a comma list of {', '.join(REGIONS)}, got {text!r}"
+        )
+    return regions
+
+
+def parse_parameter(text):
+    """Parse ``name=value``; the value as JSON (numbers, true/false) or else a string.
+
+    Examples
+    --------
+    >>> parse_parameter("tolerance=1e-6")
+    ('tolerance', 1e-06)
+    >>> parse_parameter("variant=_8subj")
+    ('variant', '_8subj')
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"-p: expected name=value, got {text!r}")
+    literals = {"True": True, "False": False}
+    if value in literals:
+        return name.strip(), literals[value]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if not isinstance(parsed, (int, float, bool, str)):
+        parsed = value
+    return name.strip(), parsed
+
+
+def _jobs(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs: expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _add_run_options(parser):
+    parser.add_argument("--out", required=True, type=Path, help="output folder of the run")
+    parser.add_argument(
+        "--subjects",
+        type=parse_subjects,
+        default=None,
+        help="subjects, e.g. 1-8 or 1,3 (default: all in the tree)",
+    )
+    parser.add_argument(
+        "--regions",
+        type=parse_regions,
+        default=REGIONS,
+        help="regions, e.g. V1,V4 (default: V1,V2,V4,IT)",
+    )
+    parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        type=parse_parameter,
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds a cell may run")
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder of the template notebooks (default: the shipped ones)",
+    )
+
+
+def build_parser():
+    """The argument parser of ``nsdval``."""
+    parser = argparse.ArgumentParser(
+        prog="nsdval",
+        description="Validate Brain-Score NSD assemblies end to end, from raw HDF5 betas "
+        "to benchmark scores, as HTML reports with an index.",
+    )
+    parser.add_argument("--version", action="version", version=f"nsdval {nsdval.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run every report on an NSD tree")
+    run.add_argument("--nsd-root", required=True, type=Path, help="NSD root folder")
+    run.add_argument("--variant", default=DEFAULT_VARIANT, help="assembly file suffix")
+    for name in ("assemblies", "brainscore", "benchmark"):
+        run.add_argument(
+            f"--{name}-dir",
+            type=Path,
+            default=None,
+            help=f"folder of the {name} files (default: NSD_ROOT/{name})",
+        )
+    _add_run_options(run)
+
+    demo = sub.add_parser("demo", help="synthesize the demo tree (cached) and run everything")
+    demo.add_argument("--out", type=Path, default=Path("reports/demo"), help="output folder")
+    demo.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="where the synthetic tree is cached (default: user cache folder)",
+    )
+    demo.add_argument("--preset", default="demo", help="synthetic preset (default: demo)")
+    demo.add_argument("--jobs", type=_jobs, default=max(1, min(os.cpu_count() or 1, 4)))
+
+    rerun = sub.add_parser("rerun", help="re-execute one report with changed parameters")
+    rerun.add_argument("path", type=Path, help="report folder, e.g. OUT/subj01/V4")
+    rerun.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        type=parse_parameter,
+        metavar="NAME=VALUE",
+    )
+    rerun.add_argument("--timeout", type=float, default=None)
+
+    synth = sub.add_parser("synth", help="write a synthetic NSD tree")
+    synth.add_argument("dir", type=Path, nargs="?", help="folder to create")
+    synth.add_argument("--preset", default="tiny", help="tiny or demo")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--fault", default=None, help="plant one known defect (see --list-faults)")
+    synth.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+
+    index = sub.add_parser("index", help="rebuild OUT/index.html from OUT/results.json")
+    index.add_argument("out", type=Path)
+    return parser
+
+
+def _print_progress(total):
+    done = [0]
+
+    def report(record):
+        done[0] += 1
+        scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
+        print(
+            f"[{done[0]:>3}/{total}] {record['status']:<5} {scope:<12} "
+            f"{record['template']:<20} {record['seconds']:7.1f} s",
+            flush=True,
+        )
+
+    return report
+
+
+def _summarise(results, out):
+    reports = results["reports"]
+    counts = {s: sum(r["status"] == s for r in reports) for s in ("pass", "warn", "fail", "error")}
+    text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"{len(reports)} reports: {text}")
+    for record in reports:
+        bad = [c["name"] for c in record["checks"] if c["status"] == "fail"]
+        if record["status"] == "error":
+            err = record["error"] or {}
+            print(f"  error {record['id']}: {err.get('ename')}: {err.get('evalue')}")
+        elif bad:
+            print(f"  fail  {record['id']}: {', '.join(bad)}")
+    print(f"Index: {Path(out).resolve() / 'index.html'}")
+    return EXIT_OK if results["status"] == "pass" else EXIT_FAIL
+
+
+def cmd_run(args):
+    """``nsdval run``."""
+    from nsdval import runner
+
+    config = runner.RunConfig(
+        nsd_root=args.nsd_root,
+        out=args.out,
+        subjects=args.subjects,
+        regions=args.regions,
+        jobs=args.jobs,
+        parameters=dict(args.parameters),
+        variant=args.variant,
+        folders={
+            f"{n}_dir": getattr(args, f"{n}_dir")
+            for n in ("assemblies", "brainscore", "benchmark")
+        },
+        notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
+        timeout=args.timeout,
+        command=shlex.join(["nsdval", *args.argv]),
+    )
+    n_jobs = 1 + len(config.subjects or []) * len(config.regions) if config.subjects else None
+    results = runner.run_reports(config, on_report=_print_progress(n_jobs or "?"))
+    return _summarise(results, args.out)
+
+
+def default_demo_data(preset):
+    """Cache folder of the synthetic tree used by ``nsdval demo``."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "nsdval" / f"synth-{preset}-v{nsdval.__version__}-seed0"
+
+
+def cmd_demo(args):
+    """``nsdval demo``: synthesize (cached) and run every report."""
+    from nsdval import runner, synth
+
+    data = args.data or default_demo_data(args.preset)
+    if not (data / "synth.json").is_file():
+        print(f"Synthesizing the {args.preset} tree in {data} ...", flush=True)
+        synth.synthesize(data, preset=args.preset, seed=0)
+    else:
+        print(f"Reusing the synthetic tree in {data}", flush=True)
+    config = runner.RunConfig(
+        nsd_root=data, out=args.out, jobs=args.jobs, command=shlex.join(["nsdval", *args.argv])
+    )
+    results = runner.run_reports(config, on_report=_print_progress("?"))
+    return _summarise(results, args.out)
+
+
+def cmd_rerun(args):
+    """``nsdval rerun``."""
+    from nsdval import runner
+
+    record = runner.rerun_report(args.path, dict(args.parameters), timeout=args.timeout)
+    print(f"{record['status']:<5} {record['id']} {record['seconds']:.1f} s")
+    root = runner.find_run_root(args.path)
+    print(f"Index: {root / 'index.html'}")
+    return EXIT_OK if record["status"] in ("pass", "warn") else EXIT_FAIL
+
+
+def cmd_synth(args, parser):
+    """``nsdval synth``."""
+    from nsdval import synth
+
+    if args.list_faults:
+        width = max(len(name) for name in synth.FAULTS)
+        for name, description in synth.FAULTS.items():
+            print(f"{name:<{width}}  {description}")
+        return EXIT_OK
+    if args.dir is None:
+        parser.error("synth: DIR is required unless --list-faults is given")
+    path = synth.synthesize(args.dir, preset=args.preset, seed=args.seed, fault=args.fault)
+    print(path.resolve())
+    return EXIT_OK
+
+
+def cmd_index(args):
+    """``nsdval index``: rebuild the index page from results.json and manifest.json."""
+    from nsdval import runner
+
+    out = Path(args.out)
+    results = json.loads((out / "results.json").read_text())
+    manifest_path = out / "manifest.json"
+    run_manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    runner.write_run_outputs(out, results, run_manifest)
+    print(out.resolve() / "index.html")
+    return EXIT_OK
+
+
+def main(argv=None):
+    """Entry point of the ``nsdval`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    commands = {"run": cmd_run, "demo": cmd_demo, "rerun": cmd_rerun, "index": cmd_index}
+    try:
+        if args.command == "synth":
+            return cmd_synth(args, parser)
+        return commands[args.command](args)
+    except (NsdvalError, FileNotFoundError, NotADirectoryError) as exc:
+        if args.debug:
+            raise
+        print(f"nsdval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nsdval: interrupted", file=sys.stderr)
+        return 130

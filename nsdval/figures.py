@@ -1,0 +1,110 @@
+"""Matplotlib figures for the reports, built from arrays and results.
+
+Figures are created with :class:`matplotlib.figure.Figure` directly (not pyplot), so they
+are never registered globally and need no closing; a notebook shows one by making it the
+last expression of a cell. Resolution is capped to keep reports small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+DPI = 80
+STATUS_COLORS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "error": "#6a1b9a"}
+
+
+def _figure(width=6.0, height=3.2, ncols=1):
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def difference_histogram(differences, *, tolerance, title):
+    """Histogram of |reproduced - assembly| on a log scale, with the tolerance marked.
+
+    Parameters
+    ----------
+    differences : dict of str to array_like
+        Label -> reproduced minus assembly values, one histogram per label.
+    tolerance : float
+        Drawn as a vertical line.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure()
+    floor = 1e-12
+    for label, diff in differences.items():
+        values = np.abs(np.ravel(np.asarray(diff, dtype=np.float64)))
+        values = np.maximum(values[np.isfinite(values)], floor)
+        if values.size:
+            bins = np.logspace(-12, max(1.0, np.log10(values.max()) + 0.5), 60)
+            ax.hist(values, bins=bins, histtype="step", label=label)
+    ax.axvline(tolerance, color=STATUS_COLORS["fail"], linestyle="--", label="tolerance")
+    ax.set(xscale="log", xlabel="|reproduced - assembly| (values at 0 drawn at 1e-12)")
+    ax.set(ylabel="values", title=title)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def reproduced_scatter(reproduced, actual, *, title, max_points=4000, seed=0):
+    """Scatter of reproduced against assembly values, subsampled to ``max_points``."""
+    a = np.ravel(np.asarray(reproduced, dtype=np.float64))
+    b = np.ravel(np.asarray(actual, dtype=np.float64))
+    keep = np.flatnonzero(np.isfinite(a) & np.isfinite(b))
+    if keep.size > max_points:
+        keep = np.random.default_rng(seed).choice(keep, size=max_points, replace=False)
+    fig, ax = _figure(4.0, 3.6)
+    ax.scatter(a[keep], b[keep], s=3, alpha=0.5, color="#1565c0")
+    if keep.size:
+        low, high = min(a[keep].min(), b[keep].min()), max(a[keep].max(), b[keep].max())
+        ax.plot([low, high], [low, high], color="0.4", linewidth=0.8)
+    ax.set(xlabel="reproduced", ylabel="assembly", title=title)
+    return fig
+
+
+def benchmark_bars(table, *, title):
+    """Grouped bars of per-subject raw scores: reported, replica, RidgeCV.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Index = subject labels; numeric columns to draw side by side.
+    title : str
+        Axes title.
+    """
+    columns = [c for c in table.columns if np.issubdtype(table[c].dtype, np.number)]
+    fig, ax = _figure(max(4.0, 1.2 * len(table) + 2), 3.2)
+    x = np.arange(len(table))
+    width = 0.8 / max(len(columns), 1)
+    for k, column in enumerate(columns):
+        ax.bar(x + k * width, table[column].to_numpy(), width, label=column)
+    ax.set_xticks(x + width * (len(columns) - 1) / 2, [str(i) for i in table.index])
+    ax.set(ylabel="median Pearson r", title=title)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def neuroid_count_map(counts, *, title):
+    """Heat map of neuroid counts, subjects x regions.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Index = subjects, columns = regions, integer counts.
+    title : str
+        Axes title.
+    """
+    fig, ax = _figure(1.2 * counts.shape[1] + 2.5, 0.35 * counts.shape[0] + 1.6)
+    image = ax.imshow(counts.to_numpy(dtype=float), aspect="auto", cmap="Blues")
+    ax.set_xticks(range(counts.shape[1]), [str(c) for c in counts.columns])
+    ax.set_yticks(range(counts.shape[0]), [str(i) for i in counts.index])
+    for (i, j), n in np.ndenumerate(counts.to_numpy()):
+        ax.text(j, i, f"{n:,}", ha="center", va="center", fontsize="small")
+    fig.colorbar(image, ax=ax, label="neuroids")
+    ax.set_title(title)
+    return fig

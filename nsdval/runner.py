@@ -1,0 +1,474 @@
+"""Expanding a run into notebook jobs, executing them with papermill, collecting results.
+
+Each job executes one template notebook (``assembly_validation`` per subject and region,
+``assembly_layout`` once) in a kernel pinned to this Python, writes the executed notebook,
+its HTML report and its ``results.json`` sidecar, and returns a report record. A job that
+fails never stops the batch: its record says ``error`` and names the failing cell.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+import papermill
+
+import nsdval
+from nsdval import atomic, checks, html, manifest
+from nsdval.errors import MissingInputError, OutputError, ParameterError
+from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
+from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
+
+VALIDATION = "assembly_validation"
+LAYOUT = "assembly_layout"
+RESERVED = (
+    "nsd_root",
+    "subject",
+    "region",
+    "regions",
+    "variant",
+    "results_path",
+    "assemblies_dir",
+    "brainscore_dir",
+    "benchmark_dir",
+)
+SIDECAR = "results.json"
+
+
+def default_notebooks_dir():
+    """The template notebooks shipped beside the package."""
+    return Path(nsdval.__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, decided by the command line.
+
+    Attributes
+    ----------
+    nsd_root, out : Path
+        Input tree and output folder.
+    subjects : tuple of int or None
+        Subjects to validate; ``None`` means every subject of the tree.
+    regions : tuple of str
+        Regions to validate.
+    jobs : int
+        Notebooks executed at once.
+    parameters : dict
+        Template parameter overrides (``-p name=value``).
+    variant : str
+        Assembly file suffix.
+    folders : dict
+        ``assemblies_dir``, ``brainscore_dir``, ``benchmark_dir`` overrides.
+    notebooks_dir : Path
+        Folder of the template notebooks.
+    timeout : float or None
+        Seconds a cell may run.
+    command : str
+        The command line, for the manifest.
+    """
+
+    nsd_root: Path
+    out: Path
+    subjects: tuple | None = None
+    regions: tuple = REGIONS
+    jobs: int = 1
+    parameters: dict = field(default_factory=dict)
+    variant: str = DEFAULT_VARIANT
+    folders: dict = field(default_factory=dict)
+    notebooks_dir: Path = field(default_factory=default_notebooks_dir)
+    timeout: float | None = None
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook execution."""
+
+    id: str
+    template: str
+    subject: int | None
+    region: str | None
+    parameters: dict
+    rel_dir: str
+
+
+def template_path(notebooks_dir, template):
+    """Path of a template notebook, checked to exist."""
+    path = Path(notebooks_dir) / f"{template}.ipynb"
+    if not path.is_file():
+        raise MissingInputError(path, f"template notebook {template}")
+    return path
+
+
+def declared_parameters(path):
+    """Parameters a template declares: name -> papermill's inferred type name."""
+    found = papermill.inspect_notebook(str(path))
+    if not found:
+        raise ParameterError("parameters", f"{path} has no cell tagged 'parameters'")
+    return {name: info["inferred_type_name"] for name, info in found.items()}
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def check_value_type(name, value, type_name):
+    """Raise :class:`ParameterError` unless ``value`` fits the declared type."""
+    allowed = _TYPES.get(type_name)
+    if allowed is None:
+        return
+    wrong_bool = isinstance(value, bool) and type_name in ("int", "float")
+    if wrong_bool or not isinstance(value, allowed):
+        raise ParameterError(name, f"expected {type_name}, got {type(value).__name__} {value!r}")
+
+
+def check_overrides(overrides, declared_by_template):
+    """Refuse overrides that no template declares, that are reserved, or of the wrong type."""
+    for name, value in overrides.items():
+        if name in RESERVED:
+            raise ParameterError(name, "is set by nsdval run itself; use the matching option")
+        types = [d[name] for d in declared_by_template.values() if name in d]
+        if not types:
+            known = sorted({n for d in declared_by_template.values() for n in d} - set(RESERVED))
+            raise ParameterError(name, f"unknown; templates declare {', '.join(known)}")
+        for type_name in types:
+            check_value_type(name, value, type_name)
+
+
+def resolve_subjects(config, layout):
+    """The subjects to validate: the configured ones, else all of the tree."""
+    found = layout.subjects()
+    if config.subjects is None:
+        if not found:
+            raise MissingInputError(layout.root, "subject folders with betas")
+        return tuple(found)
+    for subject in config.subjects:
+        if subject not in found:
+            raise MissingInputError(layout.subject_betas_dir(subject), "subject betas folder")
+    return tuple(config.subjects)
+
+
+def plan_jobs(config, subjects, declared_by_template):
+    """Expand a run into its jobs: the layout report, then every subject x region."""
+    base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
+    base.update({k: str(v) for k, v in config.folders.items() if v})
+    layout_params = {**base, "regions": ",".join(config.regions)}
+    jobs = [_job(LAYOUT, None, None, layout_params, config, declared_by_template, "layout")]
+    for subject in subjects:
+        for region in config.regions:
+            params = {**base, "subject": int(subject), "region": region}
+            rel = f"{subject_label(subject)}/{region}"
+            jobs.append(
+                _job(VALIDATION, subject, region, params, config, declared_by_template, rel)
+            )
+    return jobs
+
+
+def _job(template, subject, region, params, config, declared_by_template, rel_dir):
+    declared = declared_by_template[template]
+    extra = {k: v for k, v in config.parameters.items() if k in declared}
+    params = {k: v for k, v in {**params, **extra}.items() if k in declared}
+    scope = "-".join(str(p) for p in (subject and subject_label(subject), region) if p)
+    job_id = f"{scope}-{template}" if scope else template
+    return Job(job_id, template, subject, region, params, rel_dir)
+
+
+def run_reports(config, *, on_report=None):
+    """Execute every report of a run and write the run's results, manifest and index.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+    on_report : callable or None
+        Called with each finished report record, in completion order.
+
+    Returns
+    -------
+    dict
+        The run's ``results.json`` content.
+    """
+    started = time.perf_counter()
+    layout = detect_layout(config.nsd_root, config.variant, **config.folders)
+    subjects = resolve_subjects(config, layout)
+    layout.validate(subjects, config.regions)
+    declared = {
+        t: declared_parameters(template_path(config.notebooks_dir, t))
+        for t in (LAYOUT, VALIDATION)
+    }
+    check_overrides(config.parameters, declared)
+    out = prepare_out(config.out)
+    jobs = plan_jobs(config, subjects, declared)
+    records = execute_jobs(jobs, out=out, config=config, on_report=on_report)
+    inputs = manifest.describe_inputs(
+        layout.input_files(subjects, config.regions), root=layout.root
+    )
+    return finish_run(
+        out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
+    )
+
+
+def prepare_out(out):
+    """Create the output folder, refusing a path that is a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "output path exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out.resolve()
+
+
+def execute_jobs(jobs, *, out, config, on_report=None):
+    """Run jobs, ``config.jobs`` at a time; records in job order."""
+    kwargs = {
+        "out": str(out),
+        "notebooks_dir": str(config.notebooks_dir),
+        "timeout": config.timeout,
+    }
+    records = {}
+    if config.jobs <= 1:
+        for job in jobs:
+            records[job.id] = execute_job(job, **kwargs)
+            _notify(on_report, records[job.id])
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
+            futures = {pool.submit(execute_job, job, **kwargs): job for job in jobs}
+            for future in as_completed(futures):
+                records[futures[future].id] = future.result()
+                _notify(on_report, records[futures[future].id])
+    return [records[job.id] for job in jobs]
+
+
+def _notify(callback, record):
+    if callback is not None:
+        callback(record)
+
+
+def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None):
+    """Execute one job's notebook and write its notebook, HTML and sidecar.
+
+    Never raises for a notebook that fails: the record's status is ``error`` and its
+    ``error`` entry names the exception and the failing cell.
+    """
+    folder = Path(out) / job.rel_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    sidecar = folder / SIDECAR
+    sidecar.unlink(missing_ok=True)
+    partial = folder / f".{job.template}.partial.ipynb"
+    parameters = {**job.parameters, "results_path": str(sidecar)}
+    started = time.perf_counter()
+    error = _execute(job, notebooks_dir, partial, parameters, timeout, folder)
+    seconds = round(time.perf_counter() - started, 2)
+    notebook = _read_partial(partial, job, notebooks_dir)
+    payload = checks.read_sidecar(sidecar) if sidecar.is_file() and error is None else {}
+    record = _record(job, payload, error, seconds, rerun)
+    _insert_summary(notebook, record)
+    nb_path = folder / f"{job.template}.ipynb"
+    atomic.write_text(nb_path, nbformat.writes(notebook))
+    atomic.write_text(
+        folder / f"{job.template}.html", html.render_report(notebook=notebook, record=record)
+    )
+    atomic.write_json(
+        sidecar,
+        {
+            "schema_version": checks.SCHEMA_VERSION,
+            **record,
+            "extra": {k: v for k, v in payload.items() if k == "benchmark"},
+        },
+    )
+    partial.unlink(missing_ok=True)
+    return record
+
+
+def _execute(job, notebooks_dir, partial, parameters, timeout, cwd):
+    try:
+        papermill.execute_notebook(
+            str(template_path(notebooks_dir, job.template)),
+            str(partial),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            language="python",
+            progress_bar=False,
+            cwd=str(cwd),
+            execution_timeout=timeout,
+            kernel_manager_class=ThisPythonKernelManager,
+        )
+    except papermill.PapermillExecutionError as exc:
+        return {
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+            "cell_index": exc.cell_index,
+            "traceback": "\n".join(exc.traceback or []),
+        }
+    except Exception as exc:  # kernel death, timeouts, unreadable templates: all recorded
+        return {
+            "ename": type(exc).__name__,
+            "evalue": str(exc),
+            "cell_index": None,
+            "traceback": "",
+        }
+    return None
+
+
+def _read_partial(partial, job, notebooks_dir):
+    source = partial if partial.is_file() else template_path(notebooks_dir, job.template)
+    return nbformat.read(str(source), as_version=4)
+
+
+def _record(job, payload, error, seconds, rerun):
+    found = payload.get("checks", [])
+    status = "error" if error else checks.worst_status(c["status"] for c in found)
+    if not error and not found:
+        status = "error"
+        error = {
+            "ename": "NoResults",
+            "evalue": "the notebook recorded no checks",
+            "cell_index": None,
+            "traceback": "",
+        }
+    return {
+        "id": job.id,
+        "template": job.template,
+        "subject": subject_label(job.subject) if job.subject else None,
+        "region": job.region,
+        "status": status,
+        "notebook": f"{job.rel_dir}/{job.template}.ipynb",
+        "html": f"{job.rel_dir}/{job.template}.html",
+        "seconds": seconds,
+        "parameters": job.parameters,
+        "checks": found,
+        "error": error,
+        "rerun": rerun,
+        "benchmark": payload.get("benchmark"),
+    }
+
+
+def _insert_summary(notebook, record):
+    """Open the executed notebook with a table of its checks, worst first."""
+    rows = sorted(record["checks"], key=lambda c: -checks.STATUSES.index(c["status"]))
+    lines = [f"**Status: {record['status'].upper()}** ({len(rows)} checks)", ""]
+    if record["error"]:
+        err = record["error"]
+        lines += [f"Error in cell {err['cell_index']}: `{err['ename']}`: {err['evalue']}", ""]
+    lines += ["| status | section | check | detail |", "|---|---|---|---|"]
+    lines += [f"| {c['status']} | {c['section']} | {c['name']} | {c['detail']} |" for c in rows]
+    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
+    cell.metadata["tags"] = ["nsdval-summary"]
+    notebook.cells = [
+        c for c in notebook.cells if "nsdval-summary" not in c.metadata.get("tags", [])
+    ]
+    notebook.cells.insert(1 if notebook.cells else 0, cell)
+
+
+def run_status(records):
+    """``error``, ``fail`` or ``pass`` for a whole run (warnings pass)."""
+    worst = checks.worst_status(r["status"] for r in records)
+    return "pass" if worst == "warn" else worst
+
+
+def finish_run(out, records, *, config, inputs, seconds):
+    """Write results.json, manifest.json and index.html for a finished run."""
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    layout_record = next((r for r in records if r["template"] == LAYOUT), None)
+    results = {
+        "schema_version": checks.SCHEMA_VERSION,
+        "nsdval_version": nsdval.__version__,
+        "created": created,
+        "nsd_root": str(Path(config.nsd_root).resolve()),
+        "status": run_status(records),
+        "reports": records,
+        "benchmark": (layout_record or {}).get("benchmark") or {},
+    }
+    run_manifest = manifest.build_manifest(
+        command=config.command,
+        parameters={
+            "regions": list(config.regions),
+            "variant": config.variant,
+            "overrides": config.parameters,
+            "jobs": config.jobs,
+        },
+        inputs=inputs,
+        timings={
+            "total_seconds": round(seconds, 2),
+            "reports": {r["id"]: r["seconds"] for r in records},
+        },
+        created=created,
+    )
+    write_run_outputs(out, results, run_manifest)
+    return results
+
+
+def write_run_outputs(out, results, run_manifest):
+    """Write the run's three top-level files, each atomically."""
+    atomic.write_json(Path(out) / "results.json", results)
+    atomic.write_json(Path(out) / "manifest.json", run_manifest)
+    atomic.write_text(
+        Path(out) / "index.html", html.render_index(results=results, manifest=run_manifest)
+    )
+
+
+def find_run_root(path):
+    """The run folder above a report folder or file (the one holding results.json)."""
+    path = Path(path).resolve()
+    for folder in [path, *path.parents]:
+        candidate = folder / "results.json"
+        if candidate.is_file() and "reports" in json.loads(candidate.read_text()):
+            return folder
+    raise MissingInputError(path, "run results.json in this folder or above")
+
+
+def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
+    """Re-execute one report with its recorded parameters plus ``overrides``.
+
+    Returns
+    -------
+    record : dict
+        The new report record; the run's results.json and index.html are refreshed.
+    """
+    root = find_run_root(path)
+    results = json.loads((root / "results.json").read_text())
+    target = Path(path).resolve()
+    matches = [
+        r for r in results["reports"] if (root / r["html"]).parent in (target, target.parent)
+    ]
+    if not matches:
+        raise MissingInputError(target, "report of this run")
+    old = matches[0]
+    notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
+    declared = declared_parameters(template_path(notebooks_dir, old["template"]))
+    check_overrides(overrides, {old["template"]: declared})
+    job = Job(
+        old["id"],
+        old["template"],
+        _subject_number(old["subject"]),
+        old["region"],
+        {**old["parameters"], **overrides},
+        str(Path(old["html"]).parent),
+    )
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record = execute_job(
+        job,
+        out=root,
+        notebooks_dir=notebooks_dir,
+        timeout=timeout,
+        rerun={"at": at, "overrides": overrides},
+    )
+    results["reports"] = [record if r["id"] == old["id"] else r for r in results["reports"]]
+    results["status"] = run_status(results["reports"])
+    run_manifest = (
+        json.loads((root / "manifest.json").read_text())
+        if (root / "manifest.json").is_file()
+        else {}
+    )
+    write_run_outputs(root, results, run_manifest)
+    return record
+
+
+def _subject_number(label):
+    return int(label[4:]) if label else None

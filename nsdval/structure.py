@@ -1,0 +1,399 @@
+"""The computations behind ``assembly_layout.ipynb``: structure of the whole assemblies.
+
+Dims and shapes, neuroid order and identifiers, the split, repetitions and value sanity,
+checked once per run over all subjects and regions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nsdval import assemblies, chain, checks, extraction
+from nsdval.expdesign import load_expdesign
+from nsdval.layout import REGIONS, detect_layout
+
+SHAPES = "1. Shapes and dims"
+ORDER = "2. Neuroid order"
+IDS = "3. Identifiers"
+SPLIT = "4. Train/test split"
+VALUES = "5. Values"
+REGION_ASSEMBLIES = "6. Region assemblies"
+
+NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
+VOXEL_COORDS = ("voxel_x", "voxel_y", "voxel_z")
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """The run-wide inputs of the layout report, loaded once."""
+
+    layout: object
+    design: object
+    train: object
+    test: object
+    split_table: object
+    reference_ids: np.ndarray
+    region_assemblies: dict
+
+
+def load_run_inputs(*, nsd_root, variant, regions, **overrides):
+    """Load the tree's design, split, Brain-Score and region assemblies."""
+    overrides = {key: value for key, value in overrides.items() if value}
+    layout = detect_layout(nsd_root, variant, **overrides)
+    design = load_expdesign(layout.expdesign())
+    train = assemblies.load_brainscore_assembly(layout, "train")
+    test = assemblies.load_brainscore_assembly(layout, "test")
+    labels = np.unique(np.asarray(train["subject"].values).astype(str))
+    subjects = sorted({int(s[4:]) for s in labels if s[4:].isdigit()})
+    return RunInputs(
+        layout=layout,
+        design=design,
+        train=train,
+        test=test,
+        split_table=assemblies.load_split(layout.split_csv()),
+        reference_ids=extraction.reference_images(layout, design, subjects),
+        region_assemblies={r: assemblies.load_region_assembly(layout, r) for r in regions},
+    )
+
+
+def parse_regions(text):
+    """Split a comma-separated region list.
+
+    Examples
+    --------
+    >>> parse_regions("V1, V4")
+    ['V1', 'V4']
+    """
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def runs(values):
+    """Distinct values in order of first appearance of each contiguous run.
+
+    Examples
+    --------
+    >>> runs(np.array(["a", "a", "b", "a"])).tolist()
+    ['a', 'b', 'a']
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        return values
+    starts = np.concatenate([[True], values[1:] != values[:-1]])
+    return values[starts]
+
+
+def shape_checks(train, test):
+    """Dims, the single time bin and the test set size."""
+    n_test_images = np.unique(test["nsd_id"].values).size
+    dims = ("presentation", "neuroid", "time_bin")
+    return [
+        checks.equality_check(
+            section=SHAPES,
+            name="dims",
+            expected=[dims, dims],
+            actual=[tuple(train.dims), tuple(test.dims)],
+            what="dims (train, test)",
+        ),
+        checks.condition_check(
+            section=SHAPES,
+            name="time-bin",
+            ok=train.sizes["time_bin"] == 1 == test.sizes["time_bin"]
+            and "time_bin_start" in train.coords
+            and "time_bin_end" in train.coords,
+            value=int(train.sizes["time_bin"]),
+            threshold=1,
+            detail=f"time_bin sizes {train.sizes['time_bin']} / {test.sizes['time_bin']}",
+        ),
+        checks.equality_check(
+            section=SHAPES,
+            name="test-size",
+            expected=[3 * n_test_images],
+            actual=[test.sizes["presentation"]],
+            what="test presentations (3 per image)",
+        ),
+    ]
+
+
+def order_checks(train, regions=REGIONS):
+    """Subject-major neuroid order: contiguous subjects, regions in order, subjects in order."""
+    subjects = np.asarray(train["subject"].values).astype(str)
+    region_of = np.asarray(train["region"].values).astype(str)
+    subject_runs = runs(subjects)
+    region_bad = [
+        s
+        for s in np.unique(subjects)
+        if runs(region_of[subjects == s]).tolist() != _canonical(region_of[subjects == s], regions)
+    ]
+    subject_bad = [
+        r
+        for r in np.unique(region_of)
+        if runs(subjects[region_of == r]).tolist() != sorted(set(subjects[region_of == r]))
+    ]
+    return [
+        checks.condition_check(
+            section=ORDER,
+            name="subject-contiguity",
+            ok=len(subject_runs) == len(set(subject_runs)),
+            value=len(subject_runs),
+            threshold=len(set(subject_runs)),
+            detail=f"subject blocks in order: {', '.join(subject_runs[:12])}",
+        ),
+        checks.condition_check(
+            section=ORDER,
+            name="region-order",
+            ok=not region_bad,
+            value=len(region_bad),
+            threshold=0,
+            detail=f"regions out of {'/'.join(regions)} order in: {region_bad}"
+            if region_bad
+            else f"every subject lists its regions as {'/'.join(regions)}",
+        ),
+        checks.condition_check(
+            section=ORDER,
+            name="subject-order",
+            ok=not subject_bad and subject_runs.tolist() == sorted(set(subject_runs)),
+            value=len(subject_bad),
+            threshold=0,
+            detail=f"subjects out of order in regions: {subject_bad}"
+            if subject_bad
+            else "subjects sorted within every region and overall",
+        ),
+    ]
+
+
+def _canonical(present, regions):
+    present = set(present.tolist())
+    return [r for r in regions if r in present] + sorted(present - set(regions))
+
+
+def expected_neuroid_ids(subjects, regions):
+    """``subjSS_REGION_vIIII`` ids counting within each (subject, region) block."""
+    frame = pd.DataFrame({"s": subjects, "r": regions})
+    counter = frame.groupby(["s", "r"], sort=False).cumcount().to_numpy()
+    return np.array(
+        [f"{s}_{r}_v{i:04d}" for s, r, i in zip(subjects, regions, counter, strict=True)]
+    )
+
+
+def identifier_checks(train, test):
+    """Neuroid ids well formed and unique; train and test share the neuroid order."""
+    ids = np.asarray(train["neuroid_id"].values).astype(str)
+    expected = expected_neuroid_ids(
+        np.asarray(train["subject"].values).astype(str),
+        np.asarray(train["region"].values).astype(str),
+    )
+    same = [
+        c
+        for c in assemblies.BRAINSCORE_NEUROID_COORDS
+        if not np.array_equal(np.asarray(train[c].values), np.asarray(test[c].values))
+    ]
+    return [
+        checks.equality_check(
+            section=IDS,
+            name="neuroid-id-format",
+            expected=expected,
+            actual=ids,
+            what="neuroid ids",
+        ),
+        checks.condition_check(
+            section=IDS,
+            name="neuroid-id-unique",
+            ok=np.unique(ids).size == ids.size,
+            value=int(ids.size - np.unique(ids).size),
+            threshold=0,
+            detail=f"{np.unique(ids).size} distinct ids for {ids.size} neuroids",
+        ),
+        checks.condition_check(
+            section=IDS,
+            name="train-test-neuroids",
+            ok=not same,
+            value=len(same),
+            threshold=0,
+            detail=f"neuroid coordinates that differ between train and test: {same}"
+            if same
+            else "train and test share every neuroid coordinate, in order",
+        ),
+        *[_stimulus_check(a, name) for a, name in ((train, "train"), (test, "test"))],
+    ]
+
+
+def _stimulus_check(array, name):
+    expected = [f"nsd_{int(i):05d}" for i in array["nsd_id"].values]
+    return checks.equality_check(
+        section=IDS,
+        name=f"{name}-stimulus-id",
+        expected=expected,
+        actual=np.asarray(array["stimulus_id"].values).astype(str),
+        what="stimulus ids",
+    )
+
+
+def repetition_checks(train, test):
+    """Presentations sorted by nsd_id; test image-major with repetitions 0, 1, 2."""
+    nsd = np.asarray(test["nsd_id"].values, dtype=np.int64)
+    reps = np.asarray(test["repetition"].values, dtype=np.int64)
+    n_images = np.unique(nsd).size
+    expected_reps = np.tile(np.arange(3), n_images)
+    expected_nsd = np.repeat(np.unique(nsd), 3)
+    train_ids = np.asarray(train["nsd_id"].values, dtype=np.int64)
+    return [
+        checks.condition_check(
+            section=IDS,
+            name="train-sorted",
+            ok=bool(np.all(np.diff(train_ids) > 0)),
+            detail="train presentations strictly increasing in nsd_id",
+        ),
+        checks.equality_check(
+            section=IDS,
+            name="test-image-major",
+            expected=expected_nsd,
+            actual=nsd,
+            what="test nsd ids (image-major, sorted)",
+        ),
+        checks.equality_check(
+            section=IDS,
+            name="test-repetitions",
+            expected=expected_reps,
+            actual=reps,
+            what="repetition values (0, 1, 2 per image)",
+        ),
+    ]
+
+
+def split_checks(train, test, split_table, reference_ids, *, seed=42):
+    """Split equal to the CSV and to Brain-Score's RandomState recomputation."""
+    train_ids = np.unique(np.asarray(train["nsd_id"].values, dtype=np.int64))
+    test_ids = np.unique(np.asarray(test["nsd_id"].values, dtype=np.int64))
+    csv_train = np.sort(split_table.loc[split_table["split"] == "train", "nsd_id"].to_numpy())
+    csv_test = np.sort(split_table.loc[split_table["split"] == "test", "nsd_id"].to_numpy())
+    everything = np.sort(split_table["nsd_id"].to_numpy())
+    seed_train, seed_test = chain.split_indices(everything.size, seed=seed)
+    overlap = np.intersect1d(train_ids, test_ids)
+    return [
+        checks.equality_check(
+            section=SPLIT,
+            name="train-matches-csv",
+            expected=csv_train,
+            actual=train_ids,
+            what="train image ids",
+        ),
+        checks.equality_check(
+            section=SPLIT,
+            name="test-matches-csv",
+            expected=csv_test,
+            actual=test_ids,
+            what="test image ids",
+        ),
+        checks.condition_check(
+            section=SPLIT,
+            name="split-disjoint",
+            ok=overlap.size == 0,
+            value=int(overlap.size),
+            threshold=0,
+            detail=f"{overlap.size} images in both train and test"
+            + (f" (first nsd_id {overlap[0]})" if overlap.size else ""),
+        ),
+        checks.equality_check(
+            section=SPLIT,
+            name="split-complete",
+            expected=reference_ids,
+            actual=np.union1d(train_ids, test_ids),
+            what="image ids (vs images shown 3x to every subject)",
+        ),
+        checks.equality_check(
+            section=SPLIT,
+            name="split-seed",
+            expected=everything[seed_train],
+            actual=csv_train,
+            what=f"CSV train ids (vs RandomState({seed}) recomputation)",
+        ),
+        checks.equality_check(
+            section=SPLIT,
+            name="csv-test-seed",
+            expected=everything[seed_test],
+            actual=csv_test,
+            what=f"CSV test ids (vs RandomState({seed}) recomputation)",
+        ),
+    ]
+
+
+def value_checks(train, test):
+    """Finite float32 values and noise ceilings in percent."""
+    nc = np.asarray(train["nc_testset"].values, dtype=np.float64)
+    results = []
+    for array, name in ((train, "train"), (test, "test")):
+        values = array.values
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        results.append(
+            checks.condition_check(
+                section=VALUES,
+                name=f"{name}-finite",
+                ok=bad == 0,
+                value=bad,
+                threshold=0,
+                detail=f"{bad} NaN or Inf values among {values.size}",
+            )
+        )
+        results.append(
+            checks.condition_check(
+                section=VALUES,
+                name=f"{name}-float32",
+                ok=values.dtype == np.float32,
+                value=str(values.dtype),
+                threshold="float32",
+                detail=f"dtype {values.dtype}",
+            )
+        )
+    inside = np.isfinite(nc) & (nc >= 0) & (nc <= 100)
+    results.append(
+        checks.condition_check(
+            section=VALUES,
+            name="nc-testset-range",
+            ok=bool(inside.all()),
+            value=int((~inside).sum()),
+            threshold=0,
+            detail=f"nc_testset in [{np.nanmin(nc):.2f}, {np.nanmax(nc):.2f}] percent",
+        )
+    )
+    return results
+
+
+def region_assembly_checks(region_asm, train, region, reference_ids):
+    """Region assembly: same images as the design, same voxels as the Brain-Score region."""
+    block = train.isel(neuroid=np.flatnonzero(assemblies.neuroid_mask(train, region=region)))
+    coords = [c for c in ("subject", *VOXEL_COORDS) if c in region_asm.coords]
+    expected = np.column_stack([np.asarray(block[c].values).astype(str) for c in coords])
+    actual = np.column_stack([np.asarray(region_asm[c].values).astype(str) for c in coords])
+    return [
+        checks.equality_check(
+            section=REGION_ASSEMBLIES,
+            name=f"{region}-images",
+            expected=reference_ids,
+            actual=np.sort(np.asarray(region_asm["nsd_id"].values, dtype=np.int64)),
+            what=f"{region} region assembly image ids",
+        ),
+        checks.equality_check(
+            section=REGION_ASSEMBLIES,
+            name=f"{region}-neuroids",
+            expected=expected if expected.shape == actual.shape else expected[:0],
+            actual=actual,
+            what=f"{region} neuroids ({', '.join(coords)})",
+        ),
+    ]
+
+
+def neuroid_counts(train):
+    """Neuroids per subject (rows) and region (columns)."""
+    frame = pd.DataFrame(
+        {
+            "subject": np.asarray(train["subject"].values).astype(str),
+            "region": np.asarray(train["region"].values).astype(str),
+        }
+    )
+    counts = frame.value_counts().unstack(fill_value=0)
+    ordered = [r for r in REGIONS if r in counts.columns]
+    return counts[ordered + sorted(set(counts.columns) - set(ordered))]

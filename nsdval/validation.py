@@ -1,0 +1,340 @@
+"""The computations behind ``assembly_validation.ipynb``: one subject and one region.
+
+Each ``*_checks`` function takes arrays already loaded and returns
+:class:`~nsdval.checks.CheckResult` objects; the notebook narrates, records and plots them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nsdval import assemblies, chain, checks, extraction
+from nsdval.expdesign import load_expdesign
+from nsdval.layout import detect_layout, subject_label
+
+SECTION_1 = "1. Region assembly -> Brain-Score"
+SECTION_2 = "2. Raw HDF5 bypass"
+SECTION_3 = "3. Benchmark"
+
+
+@dataclass(frozen=True)
+class SubjectRegion:
+    """Everything one (subject, region) report reads, loaded once.
+
+    Attributes
+    ----------
+    layout : NsdLayout
+    design : ExpDesign
+    subject : int
+    label : str
+        ``subjSS``.
+    region : str
+    reference_ids : (n_images,) int64 array
+        Images shown three times to every subject, from the design and session counts.
+    region_block : xarray.DataArray
+        This subject's neuroids of the region assembly.
+    train_block, test_block : xarray.DataArray
+        This subject's neuroids of the region in the Brain-Score assemblies.
+    """
+
+    layout: object
+    design: object
+    subject: int
+    label: str
+    region: str
+    reference_ids: np.ndarray
+    region_block: object
+    train_block: object
+    test_block: object
+
+
+def load_subject_region(*, nsd_root, subject, region, variant, **overrides):
+    """Load the tree, design and assembly blocks of one subject and region."""
+    layout = detect_layout(nsd_root, variant, **_folder_overrides(overrides))
+    design = load_expdesign(layout.expdesign())
+    label = subject_label(subject)
+    region_asm = assemblies.load_region_assembly(layout, region)
+    train = assemblies.load_brainscore_assembly(layout, "train")
+    test = assemblies.load_brainscore_assembly(layout, "test")
+    subjects = [int(s[4:]) for s in np.unique(train["subject"].values) if str(s)[4:].isdigit()]
+    return SubjectRegion(
+        layout=layout,
+        design=design,
+        subject=int(subject),
+        label=label,
+        region=region,
+        reference_ids=extraction.reference_images(layout, design, sorted(set(subjects))),
+        region_block=_block(region_asm, label, None),
+        train_block=_block(train, label, region),
+        test_block=_block(test, label, region),
+    )
+
+
+def _folder_overrides(overrides):
+    return {key: value for key, value in overrides.items() if value}
+
+
+def _block(array, label, region):
+    mask = assemblies.neuroid_mask(array, subject=label, region=region)
+    return array.isel(neuroid=np.flatnonzero(mask))
+
+
+def _rows(block, ids):
+    """Rows of ``block`` for sorted ``ids`` (NaN rows where an id is missing)."""
+    values = assemblies.values_2d(block)
+    pos = assemblies.row_positions(ids, np.sort(block["nsd_id"].values))
+    order = np.argsort(block["nsd_id"].values)
+    out = np.full((len(ids), values.shape[1]), np.nan)
+    out[pos >= 0] = values[order][pos[pos >= 0]]
+    return out
+
+
+def split_ids(block):
+    """Sorted NSD ids of a Brain-Score block's presentations (unique)."""
+    return np.unique(np.asarray(block["nsd_id"].values, dtype=np.int64))
+
+
+# --- Section 1 -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GlobalZ:
+    """The global z-score reproduced from the region assembly, aligned to the Brain-Score rows."""
+
+    train_ids: np.ndarray
+    test_ids: np.ndarray
+    train_reproduced: np.ndarray
+    train_assembly: np.ndarray
+    test_reproduced: np.ndarray
+    test_assembly_mean: np.ndarray
+
+
+def reproduce_global_z(sr):
+    """Global z-score of the region assembly block, split like the Brain-Score assemblies."""
+    ids = np.sort(np.asarray(sr.region_block["nsd_id"].values, dtype=np.int64))
+    averaged = _rows(sr.region_block, ids)
+    mean, std = chain.zscore_stats(averaged)
+    z = chain.standardize(averaged, mean, std)
+    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    test_reps = assemblies.repetition_values(sr.test_block, test_ids)
+    return GlobalZ(
+        train_ids=train_ids,
+        test_ids=test_ids,
+        train_reproduced=_take(z, ids, train_ids),
+        train_assembly=_rows(sr.train_block, train_ids),
+        test_reproduced=_take(z, ids, test_ids),
+        test_assembly_mean=test_reps.mean(axis=0),
+    )
+
+
+def _take(values, ids, wanted):
+    pos = assemblies.row_positions(wanted, ids)
+    out = np.full((len(wanted), values.shape[1]), np.nan)
+    out[pos >= 0] = values[pos[pos >= 0]]
+    return out
+
+
+def global_z_checks(gz, *, tolerance):
+    """Checks of section 1: region assembly -> global z-score -> Brain-Score values."""
+    return [
+        checks.difference_check(
+            section=SECTION_1,
+            name="train-values",
+            reproduced=gz.train_reproduced,
+            actual=gz.train_assembly,
+            tolerance=tolerance,
+        ),
+        checks.difference_check(
+            section=SECTION_1,
+            name="test-mean-values",
+            reproduced=gz.test_reproduced,
+            actual=gz.test_assembly_mean,
+            tolerance=tolerance,
+        ),
+    ]
+
+
+def correlation(a, b):
+    """Pearson correlation of two arrays' finite entries, flattened."""
+    a, b = np.ravel(a), np.ravel(b)
+    keep = np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 2 or np.std(a[keep]) == 0 or np.std(b[keep]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[keep], b[keep])[0, 1])
+
+
+# --- Section 2 -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bypass:
+    """The region rebuilt from raw betas, through every stage of the chain."""
+
+    ext: extraction.RegionExtraction
+    averaged: np.ndarray
+    global_z: np.ndarray
+    reps_z: np.ndarray
+    nc_testset: np.ndarray
+
+
+def run_bypass(sr):
+    """Rebuild this subject's region from the raw HDF5 betas."""
+    ext = extraction.extract_region(sr.layout, sr.design, sr.subject, sr.region, sr.reference_ids)
+    averaged = chain.mean_over_repetitions(ext.session_z)
+    global_z, reps_z = chain.global_zscore(averaged, ext.session_z)
+    nc = chain.noise_ceiling_percent(ext.ncsnr)
+    return Bypass(ext, averaged, global_z, reps_z, nc)
+
+
+def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
+    """Checks of section 2: raw HDF5 -> every Brain-Score value of this subject and region."""
+    ext = bp.ext
+    n_images = ext.nsd_ids.size
+    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    train_rows = assemblies.row_positions(train_ids, ext.nsd_ids)
+    test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
+    voxels = np.column_stack([sr.train_block[c].values for c in ("voxel_x", "voxel_y", "voxel_z")])
+    results = [
+        checks.condition_check(
+            section=SECTION_2,
+            name="trial-count",
+            ok=ext.trials.size == 3 * n_images and len(np.unique(ext.trials)) == ext.trials.size,
+            value=int(ext.trials.size),
+            threshold=3 * n_images,
+            detail=f"{ext.trials.size} distinct trials for {n_images} images x 3 repetitions",
+        ),
+        checks.equality_check(
+            section=SECTION_2,
+            name="images-match-design",
+            expected=ext.nsd_ids,
+            actual=np.union1d(train_ids, test_ids),
+            what="image ids",
+        ),
+        checks.equality_check(
+            section=SECTION_2,
+            name="voxel-count",
+            expected=[len(ext.coords)],
+            actual=[voxels.shape[0]],
+            what="voxel counts (ROI mask vs assembly)",
+        ),
+        checks.equality_check(
+            section=SECTION_2,
+            name="voxel-coords",
+            expected=ext.coords if voxels.shape == ext.coords.shape else ext.coords[:0],
+            actual=voxels,
+            what="voxel coordinates",
+        ),
+        checks.difference_check(
+            section=SECTION_2,
+            name="region-assembly-values",
+            reproduced=bp.averaged,
+            actual=_rows(sr.region_block, ext.nsd_ids),
+            tolerance=tolerance,
+        ),
+        checks.difference_check(
+            section=SECTION_2,
+            name="train-values",
+            reproduced=_pick(bp.global_z, train_rows),
+            actual=_rows(sr.train_block, train_ids),
+            tolerance=tolerance,
+        ),
+    ]
+    test_reps = assemblies.repetition_values(sr.test_block, test_ids)
+    for rep in range(test_reps.shape[0]):
+        results.append(
+            checks.difference_check(
+                section=SECTION_2,
+                name=f"test-rep{rep}-values",
+                reproduced=_pick(bp.reps_z[rep], test_rows),
+                actual=test_reps[rep],
+                tolerance=tolerance,
+            )
+        )
+    results.append(
+        checks.difference_check(
+            section=SECTION_2,
+            name="nc-testset",
+            reproduced=bp.nc_testset,
+            actual=np.asarray(sr.train_block["nc_testset"].values, dtype=np.float64)
+            if voxels.shape[0] == len(ext.coords)
+            else np.zeros(0),
+            tolerance=nc_tolerance,
+            what="noise ceilings (percent)",
+        )
+    )
+    return results
+
+
+def _pick(values, rows):
+    out = np.full((len(rows), values.shape[1]), np.nan)
+    out[rows >= 0] = values[rows[rows >= 0]]
+    return out
+
+
+def spot_check_table(sr, bp, *, n_checks, seed, tolerance):
+    """Trace randomly chosen (image, voxel) values through every stage of the chain.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per traced value: stimulus, split, voxel, raw PSC and session z of each
+        repetition, their mean, the global z and the assembly's value.
+    """
+    rng = np.random.default_rng(seed)
+    ext = bp.ext
+    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    train = _rows(sr.train_block, train_ids)
+    test_mean = assemblies.repetition_values(sr.test_block, test_ids).mean(axis=0)
+    images = rng.choice(ext.nsd_ids.size, size=n_checks, replace=True)
+    voxels = rng.choice(len(ext.coords), size=n_checks, replace=True)
+    rows = [
+        _spot_row(ext, bp, i, v, train_ids, test_ids, train, test_mean, tolerance)
+        for i, v in zip(images, voxels, strict=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _spot_row(ext, bp, image, voxel, train_ids, test_ids, train, test_mean, tolerance):
+    nsd_id = ext.nsd_ids[image]
+    in_train = nsd_id in set(train_ids.tolist())
+    ids, values = (train_ids, train) if in_train else (test_ids, test_mean)
+    pos = assemblies.row_positions([nsd_id], ids)[0]
+    assembly = values[pos, voxel] if pos >= 0 else np.nan
+    reproduced = bp.global_z[image, voxel]
+    diff = abs(reproduced - assembly)
+    row = {"stimulus_id": f"nsd_{nsd_id:05d}", "split": "train" if in_train else "test mean"}
+    row["voxel"] = "({}, {}, {})".format(*ext.coords[voxel])
+    for rep in range(ext.raw.shape[0]):
+        row[f"raw PSC r{rep}"] = float(ext.raw[rep, image, voxel])
+    for rep in range(ext.raw.shape[0]):
+        row[f"session z r{rep}"] = float(ext.session_z[rep, image, voxel])
+    row.update({"mean": bp.averaged[image, voxel], "global z": reproduced})
+    row.update({"assembly": assembly, "|diff|": diff})
+    row["status"] = "pass" if diff <= tolerance else "fail"
+    return row
+
+
+def spot_checks_result(table, *, tolerance):
+    """One check summarising the spot-check table."""
+    n_fail = int((table["status"] != "pass").sum())
+    return checks.condition_check(
+        section=SECTION_2,
+        name="spot-checks",
+        ok=n_fail == 0 and len(table) > 0,
+        value=n_fail,
+        threshold=0,
+        detail=f"{len(table) - n_fail} of {len(table)} traced values within {tolerance:g}",
+    )
+
+
+def bypass_differences(sr, bp):
+    """Bypass minus assembly values per stage, for plotting: label -> array."""
+    ext = bp.ext
+    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
+    test_reps = assemblies.repetition_values(sr.test_block, test_ids)
+    out = {"region assembly": bp.averaged - _rows(sr.region_block, ext.nsd_ids)}
+    train_rows = assemblies.row_positions(train_ids, ext.nsd_ids)
+    out["train"] = _pick(bp.global_z, train_rows) - _rows(sr.train_block, train_ids)
+    for rep in range(test_reps.shape[0]):
+        out[f"test rep {rep}"] = _pick(bp.reps_z[rep], test_rows) - test_reps[rep]
+    return out

@@ -1,0 +1,126 @@
+import h5py
+import nibabel as nib
+import numpy as np
+import pytest
+
+from nsdval import raw
+from nsdval.errors import InputError, MissingInputError
+from nsdval.layout import NsdLayout
+
+SHAPE = (40, 6, 7, 5)  # trials, Z, Y, X
+
+
+def write_betas(path, values, **storage):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("betas", data=values, **storage)
+    return path
+
+
+@pytest.fixture
+def betas(rng):
+    values = rng.integers(-3000, 3000, size=SHAPE, dtype=np.int16)
+    values[:, 0] = 0  # a slab outside the brain
+    return values
+
+
+LAYOUTS = {
+    "per-voxel chunks": {"chunks": (SHAPE[0], 1, 1, 1)},
+    "per-trial chunks": {"chunks": (1, *SHAPE[1:])},
+    "contiguous": {},
+    "compressed": {"chunks": (SHAPE[0], 2, 2, 2), "compression": "gzip", "shuffle": True},
+}
+
+
+@pytest.mark.parametrize("storage", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_read_voxels_equals_reading_everything(tmp_path, betas, rng, storage):
+    path = write_betas(tmp_path / "b.hdf5", betas, **storage)
+    mask = rng.random(SHAPE[1:]) < 0.3
+    coords = raw.voxel_coordinates(mask)
+    with h5py.File(path, "r") as f:
+        expected = f["betas"][:][:, mask]
+    got = raw.read_voxels(path, coords)
+    assert got.dtype == np.int16
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(raw.read_psc(path, coords), expected.astype(np.float32) / 300)
+
+
+def test_voxel_chunk_detection(tmp_path, betas):
+    for name, storage in LAYOUTS.items():
+        with h5py.File(write_betas(tmp_path / f"{name}.hdf5", betas, **storage), "r") as f:
+            assert raw.is_voxel_chunked(f["betas"]) == (name == "per-voxel chunks")
+
+
+def test_read_voxels_refuses_bad_dtype_shape_and_files(tmp_path, betas):
+    float_path = write_betas(tmp_path / "f.hdf5", betas.astype(np.float32))
+    with pytest.raises(InputError, match=r"f.hdf5: /betas should be int16.*float32"):
+        raw.read_voxels(float_path, [[0, 0, 0]])
+    flat = write_betas(tmp_path / "flat.hdf5", betas.reshape(SHAPE[0], -1))
+    with pytest.raises(InputError, match="should be int16 \\(trials, Z, Y, X\\)"):
+        raw.read_voxels(flat, [[0, 0, 0]])
+    junk = tmp_path / "junk.hdf5"
+    junk.write_bytes(b"not hdf5 at all")
+    with pytest.raises(InputError, match="junk.hdf5: not a readable HDF5 file"):
+        raw.read_voxels(junk, [[0, 0, 0]])
+    with pytest.raises(MissingInputError, match="missing betas session file"):
+        raw.read_voxels(tmp_path / "absent.hdf5", [[0, 0, 0]])
+    good = write_betas(tmp_path / "g.hdf5", betas)
+    with pytest.raises(InputError, match="voxels outside the betas volume"):
+        raw.read_voxels(good, [[6, 0, 0]])
+
+
+def save_nifti(path, xyz):
+    nib.save(nib.Nifti1Image(xyz.astype(np.float32), np.eye(4)), path)
+
+
+@pytest.fixture
+def roi_tree(tmp_path):
+    """A packaging tree whose ROI volumes are (X, Y, Z) = (5, 7, 6)."""
+    rois = tmp_path / "subj01" / "rois"
+    rois.mkdir(parents=True)
+    prf = -np.ones((5, 7, 6))
+    prf[1:4, 1:6, 1:5] = 0
+    prf[1, 2, 3] = 1  # V1 at NIfTI (x=1, y=2, z=3)
+    prf[3, 5, 1] = 2
+    prf[2, 2, 2] = 7  # hV4
+    save_nifti(rois / "prf-visualrois.nii.gz", prf)
+    for hemi, x in (("lh", 1), ("rh", 3)):
+        streams = np.zeros((5, 7, 6))
+        streams[x, 4, 4] = 5
+        streams[x, 1, 1] = 1
+        save_nifti(rois / f"{hemi}.streams.nii.gz", streams)
+    return NsdLayout(tmp_path)
+
+
+def test_masks_are_transposed_to_hdf5_order(roi_tree):
+    v1 = raw.region_mask(roi_tree, 1, "V1")
+    assert v1.shape == (6, 7, 5)
+    assert raw.voxel_coordinates(v1).tolist() == [
+        [1, 5, 3],
+        [3, 2, 1],
+    ]  # (z, y, x), argwhere order
+    assert raw.voxel_coordinates(raw.region_mask(roi_tree, 1, "V4")).tolist() == [[2, 2, 2]]
+    assert not raw.region_mask(roi_tree, 1, "V2").any()
+
+
+def test_it_is_the_union_of_hemispheres_with_bilateral_fallback(roi_tree):
+    it = raw.region_mask(roi_tree, 1, "IT")
+    assert raw.voxel_coordinates(it).tolist() == [[4, 4, 1], [4, 4, 3]]
+    rois = roi_tree.roi_dir(1)
+    (rois / "lh.streams.nii.gz").unlink()
+    (rois / "rh.streams.nii.gz").unlink()
+    bilateral = np.zeros((5, 7, 6))
+    bilateral[0, 0, 5] = 5
+    save_nifti(rois / "streams.nii.gz", bilateral)
+    assert raw.voxel_coordinates(raw.region_mask(roi_tree, 1, "IT")).tolist() == [[5, 0, 0]]
+
+
+def test_label_volume_refuses_non_integer_labels(tmp_path):
+    path = tmp_path / "bad.nii.gz"
+    save_nifti(path, np.full((2, 2, 2), 0.5))
+    with pytest.raises(InputError, match="bad.nii.gz: label volume holds non-integer values"):
+        raw.load_label_volume(path)
+
+
+def test_check_mask_matches_names_the_betas_file(tmp_path):
+    with pytest.raises(InputError, match=r"s1.hdf5: volume \(6, 7, 5\) does not match"):
+        raw.check_mask_matches(np.zeros((5, 7, 6), bool), tmp_path / "s1.hdf5", (6, 7, 5), 1)
