@@ -1,0 +1,144 @@
+import argparse
+import json
+
+import pytest
+
+from nsdval import cli, runner
+
+FAKE_RESULTS = {
+    "status": "pass",
+    "reports": [
+        {
+            "id": "assembly_layout",
+            "subject": None,
+            "region": None,
+            "status": "pass",
+            "template": "assembly_layout",
+            "seconds": 1.0,
+            "checks": [],
+            "error": None,
+        },
+    ],
+}
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    seen = {}
+
+    def fake_run_reports(config, *, on_report=None):
+        seen["config"] = config
+        for record in seen.get("results", FAKE_RESULTS)["reports"]:
+            on_report(record)
+        return seen.get("results", FAKE_RESULTS)
+
+    monkeypatch.setattr(runner, "run_reports", fake_run_reports)
+    return seen
+
+
+def test_run_builds_the_config_from_options(captured, tmp_path, capsys):
+    code = cli.main(
+        [
+            "run",
+            "--nsd-root",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--subjects",
+            "1-3,5",
+            "--regions",
+            "V1,V4",
+            "--jobs",
+            "2",
+            "-p",
+            "tolerance=1e-6",
+            "-p",
+            "seed=3",
+            "--brainscore-dir",
+            str(tmp_path / "bs"),
+        ]
+    )
+    config = captured["config"]
+    assert code == 0
+    assert config.subjects == (1, 2, 3, 5)
+    assert config.regions == ("V1", "V4")
+    assert config.jobs == 2
+    assert config.parameters == {"tolerance": 1e-6, "seed": 3}
+    assert config.folders["brainscore_dir"] == tmp_path / "bs"
+    assert config.folders["assemblies_dir"] is None
+    assert config.command.startswith("nsdval run --nsd-root")
+    out = capsys.readouterr().out
+    assert "pass" in out and "index.html" in out
+
+
+def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):
+    failing = json.loads(json.dumps(FAKE_RESULTS))
+    failing["status"] = "fail"
+    failing["reports"][0]["status"] = "fail"
+    failing["reports"][0]["checks"] = [{"name": "split-seed", "status": "fail"}]
+    captured["results"] = failing
+    assert cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert "split-seed" in capsys.readouterr().out
+
+
+def test_missing_root_is_one_line_and_exit_2(tmp_path, capsys):
+    code = cli.main(["run", "--nsd-root", str(tmp_path / "absent"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "absent: missing NSD root folder" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_debug_shows_the_exception(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        cli.main(
+            ["--debug", "run", "--nsd-root", str(tmp_path / "absent"), "--out", str(tmp_path)]
+        )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--nsd-root", ".", "--out", "o", "--subjects", "one"],
+        ["run", "--nsd-root", ".", "--out", "o", "--regions", "V3"],
+        ["run", "--nsd-root", ".", "--out", "o", "-p", "novalue"],
+        ["run", "--nsd-root", ".", "--out", "o", "--jobs", "0"],
+        ["bogus"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tolerance=1e-6", ("tolerance", 1e-6)),
+        ("spot_checks=7", ("spot_checks", 7)),
+        ("flag=True", ("flag", True)),
+        ("flag=false", ("flag", False)),
+        ("variant=_8subj", ("variant", "_8subj")),
+        ("path=/a/b", ("path", "/a/b")),
+        ("region=[1]", ("region", "[1]")),
+    ],
+)
+def test_parse_parameter(text, expected):
+    assert cli.parse_parameter(text) == expected
+
+
+def test_parse_subjects_refuses_garbage():
+    with pytest.raises(argparse.ArgumentTypeError, match="expected e.g. 1-8"):
+        cli.parse_subjects("1-x")
+
+
+def test_version_and_help_list_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("run", "demo", "rerun", "synth", "index"):
+        assert command in out

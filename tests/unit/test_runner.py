@@ -1,0 +1,116 @@
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nsdval import runner
+from nsdval.errors import OutputError, ParameterError
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "notebooks"
+TEMPLATES = runner.default_notebooks_dir()
+
+
+def test_declared_parameters_of_the_shipped_templates():
+    validation = runner.declared_parameters(TEMPLATES / "assembly_validation.ipynb")
+    layout = runner.declared_parameters(TEMPLATES / "assembly_layout.ipynb")
+    for name in ("nsd_root", "subject", "region", "variant", "tolerance", "spot_checks", "seed"):
+        assert name in validation
+    assert validation["tolerance"] == "float" and validation["subject"] == "int"
+    assert {"nsd_root", "regions", "results_path"} <= set(layout)
+
+
+def test_a_template_without_parameters_cell_is_refused():
+    with pytest.raises(ParameterError, match="no cell tagged 'parameters'"):
+        runner.declared_parameters(DATA / "no_parameters.ipynb")
+
+
+DECLARED = {"a": {"tolerance": "float", "seed": "int", "label": "str"}, "b": {"flag": "bool"}}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"tolerence": 1e-6},
+            "'tolerence': unknown; templates declare flag, label, seed, tolerance",
+        ),
+        ({"tolerance": "tiny"}, "'tolerance': expected float, got str 'tiny'"),
+        ({"seed": 1.5}, "'seed': expected int, got float 1.5"),
+        ({"seed": True}, "'seed': expected int, got bool True"),
+        ({"flag": 1}, "'flag': expected bool, got int 1"),
+        ({"subject": 2}, "'subject': is set by nsdval run itself"),
+    ],
+)
+def test_check_overrides_refuses_bad_parameters(overrides, message):
+    with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
+        runner.check_overrides(overrides, DECLARED)
+
+
+def test_check_overrides_accepts_ints_for_floats():
+    runner.check_overrides({"tolerance": 1, "seed": 2, "label": "x", "flag": False}, DECLARED)
+
+
+def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path):
+    declared = {
+        runner.LAYOUT: runner.declared_parameters(TEMPLATES / "assembly_layout.ipynb"),
+        runner.VALIDATION: runner.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
+    }
+    config = runner.RunConfig(
+        nsd_root=tmp_path,
+        out=tmp_path / "o",
+        regions=("V1", "IT"),
+        parameters={"tolerance": 1e-6, "score_tolerance": 0.01},
+    )
+    jobs = runner.plan_jobs(config, (1, 2), declared)
+    assert [j.id for j in jobs] == [
+        "assembly_layout",
+        "subj01-V1-assembly_validation",
+        "subj01-IT-assembly_validation",
+        "subj02-V1-assembly_validation",
+        "subj02-IT-assembly_validation",
+    ]
+    assert jobs[0].rel_dir == "layout" and jobs[4].rel_dir == "subj02/IT"
+    assert "tolerance" not in jobs[0].parameters and jobs[0].parameters["score_tolerance"] == 0.01
+    assert jobs[0].parameters["regions"] == "V1,IT"
+    assert jobs[1].parameters["tolerance"] == 1e-6 and jobs[1].parameters["subject"] == 1
+
+
+def _job(template, rel_dir="subj01/V4", **parameters):
+    return runner.Job(f"subj01-V4-{template}", template, 1, "V4", parameters, rel_dir)
+
+
+@pytest.mark.slow
+def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_path):
+    record = runner.execute_job(_job("checks", threshold=1.0), out=tmp_path, notebooks_dir=DATA)
+    assert record["status"] == "fail"
+    assert [c["name"] for c in record["checks"]] == ["always-passes", "value-below-threshold"]
+    folder = tmp_path / "subj01" / "V4"
+    nb = nbformat.read(folder / "checks.ipynb", as_version=4)
+    assert "Status: FAIL" in nb.cells[1].source  # summary opens the notebook
+    assert "value-below-threshold" in (folder / "checks.html").read_text()
+    sidecar = json.loads((folder / "results.json").read_text())
+    assert sidecar["status"] == "fail" and sidecar["schema_version"] == 1
+    assert not list(folder.glob(".*partial*"))
+
+    record = runner.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
+    assert record["status"] == "pass"
+
+
+@pytest.mark.slow
+def test_a_raising_notebook_yields_an_error_report(tmp_path):
+    record = runner.execute_job(_job("broken"), out=tmp_path, notebooks_dir=DATA)
+    assert record["status"] == "error"
+    assert record["error"]["ename"] == "ValueError"
+    assert "planted failure" in record["error"]["evalue"]
+    assert record["error"]["cell_index"] == 3
+    page = (tmp_path / "subj01" / "V4" / "broken.html").read_text()
+    assert "planted failure in cell 3" in page
+    assert page.index("planted failure") < page.index("never reached")
+
+
+def test_prepare_out_refuses_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(OutputError, match="exists and is not a folder"):
+        runner.prepare_out(target)
