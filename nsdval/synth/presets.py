@@ -1,0 +1,132 @@
+"""Sizes of the synthetic datasets.
+
+A preset fixes every size of the miniature NSD tree: subjects, volumes, sessions, trials,
+images and region sizes. The presets differ from each other and from the real dataset in
+every size, so that nothing the validator reads can be a hard-coded NSD constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nsdval.errors import ParameterError
+
+REGIONS = ("V1", "V2", "V4", "IT")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """All sizes of one synthetic dataset.
+
+    Parameters
+    ----------
+    name : str
+        Preset name.
+    shapes : tuple of (int, int, int)
+        Volume shape of each subject in NIfTI order (X, Y, Z).
+    sessions : tuple of int
+        Number of sessions of each subject.
+    trials : int
+        Trials per session (T).
+    n_assembly : int
+        Shared images shown 3 times within every subject's sessions (the assembly images).
+    n_partial : int
+        Further shared images whose third showing falls after the shortest subject's sessions.
+    n_twice : int
+        Further shared images shown only twice in the whole ordering.
+    region_fractions : dict
+        Fraction of the cortical ribbon given to V1, V2, V4 and IT.
+    n_latent : int
+        Dimension of the latent image space that drives responses and features.
+    n_features : int
+        Number of model features in the activations.
+    """
+
+    name: str
+    shapes: tuple
+    sessions: tuple
+    trials: int
+    n_assembly: int
+    n_partial: int
+    n_twice: int
+    region_fractions: dict
+    n_latent: int
+    n_features: int
+
+    @property
+    def n_subjects(self):
+        """Number of subjects."""
+        return len(self.shapes)
+
+    @property
+    def n_shared(self):
+        """Number of shared images (all three groups)."""
+        return self.n_assembly + self.n_partial + self.n_twice
+
+    @property
+    def n_trials_total(self):
+        """Length of the master ordering: the longest subject's trials."""
+        return max(self.sessions) * self.trials
+
+
+_TINY = Preset(
+    name="tiny",
+    shapes=((14, 16, 12), (15, 14, 13)),
+    sessions=(4, 3),
+    trials=72,
+    n_assembly=48,
+    n_partial=10,
+    n_twice=6,
+    region_fractions={"V1": 0.045, "V2": 0.045, "V4": 0.03, "IT": 0.12},
+    n_latent=4,
+    n_features=24,
+)
+
+_DEMO = Preset(
+    name="demo",
+    shapes=(
+        (20, 26, 21),
+        (21, 27, 21),
+        (20, 27, 20),
+        (21, 25, 20),
+        (20, 24, 19),
+        (21, 28, 21),
+        (19, 24, 20),
+        (20, 26, 19),
+    ),
+    sessions=(10, 10, 8, 7, 10, 8, 10, 7),
+    trials=100,
+    n_assembly=125,
+    n_partial=40,
+    n_twice=15,
+    region_fractions={"V1": 0.03, "V2": 0.029, "V4": 0.013, "IT": 0.2},
+    n_latent=6,
+    n_features=64,
+)
+
+_PRESETS = {preset.name: preset for preset in (_TINY, _DEMO)}
+
+PRESETS = tuple(_PRESETS)
+
+
+def get_preset(name):
+    """Return the :class:`Preset` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRESETS`.
+
+    Returns
+    -------
+    Preset
+        The sizes of that dataset.
+
+    Examples
+    --------
+    >>> get_preset("tiny").n_subjects
+    2
+    """
+    if name not in _PRESETS:
+        raise ParameterError("preset", f"expected one of {', '.join(PRESETS)}, got {name!r}")
+    return _PRESETS[name]

@@ -1,0 +1,180 @@
+"""`nsdval run`, `rerun` and `index` through `main([...])` on the tiny synthetic tree."""
+
+import json
+import re
+import shutil
+
+import pytest
+
+from nsdval import runner
+from nsdval.cli import main
+from nsdval.synth import FAULTS, synthesize
+
+pytestmark = pytest.mark.slow
+
+# Each fault, the smallest run that shows it, and checks that must fail in results.json.
+FAULT_EXPECTATIONS = {
+    "no-global-zscore": ("V4", {"train-values"}),
+    "ddof1": ("V4", {"train-values"}),
+    "no-session-zscore": ("V4", {"region-assembly-values"}),
+    "int16-scale": ("V4", {"region-assembly-values"}),
+    "reps-misaligned": ("V4", {"test-rep0-values"}),
+    "neuroids-shuffled": ("V4", {"train-values"}),
+    "regions-swapped": ("V1", {"region-order"}),
+    "subjects-swapped": ("V4", {"subject-order"}),
+    "train-test-leak": ("V4", {"split-disjoint"}),
+    "nsd-id-off-by-one": ("V4", {"split-complete", "images-match-design"}),
+    "voxel-coords-transposed": ("V4", {"voxel-coords"}),
+    "nc-testset-wrong": ("V4", {"nc-testset"}),
+    "split-seed": ("V4", {"split-seed"}),
+    "score-wrong": ("V4", {"replica-raw", "region-score"}),
+}
+
+
+def failing_checks(results):
+    return {c["name"] for r in results["reports"] for c in r["checks"] if c["status"] == "fail"}
+
+
+@pytest.fixture(scope="module")
+def clean_run(tiny_tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    code = main(["run", "--nsd-root", str(tiny_tree), "--out", str(out), "--jobs", "2"])
+    return code, out, json.loads((out / "results.json").read_text())
+
+
+def test_clean_tree_passes_every_check(clean_run):
+    code, out, results = clean_run
+    assert code == 0
+    assert results["status"] == "pass"
+    assert results["schema_version"] == 1
+    ids = [r["id"] for r in results["reports"]]
+    assert ids[0] == "assembly_layout"
+    assert len(ids) == 1 + 2 * 4  # layout + 2 subjects x 4 regions
+    bad = {
+        (r["id"], c["name"])
+        for r in results["reports"]
+        for c in r["checks"]
+        if c["status"] not in ("pass",)
+    }
+    assert not bad
+    assert all(len(r["checks"]) >= 10 for r in results["reports"])
+
+
+def test_every_report_is_written_with_notebook_html_and_sidecar(clean_run):
+    _, out, results = clean_run
+    for record in results["reports"]:
+        assert (out / record["notebook"]).is_file()
+        assert (out / record["html"]).is_file()
+        sidecar = json.loads(((out / record["html"]).parent / "results.json").read_text())
+        assert sidecar["status"] == record["status"]
+        assert [c["name"] for c in sidecar["checks"]] == [c["name"] for c in record["checks"]]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["nsdval_version"] and manifest["packages"]["papermill"]
+    assert any(i["path"].endswith("betas_session01.hdf5") for i in manifest["inputs"])
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+
+
+def test_index_links_resolve(clean_run):
+    _, out, results = clean_run
+    page = (out / "index.html").read_text()
+    links = set(re.findall(r'href="([^"#]+)"', page))
+    assert {r["html"] for r in results["reports"]} <= links
+    for link in links:
+        assert (out / link).is_file(), link
+    assert "http://" not in page and "https://" not in page
+
+
+def test_reports_open_with_the_check_table_and_work_offline(clean_run):
+    _, out, results = clean_run
+    record = results["reports"][1]
+    page = (out / record["html"]).read_text()
+    first_check = record["checks"][0]["name"]
+    assert (
+        page.index(first_check) < page.index("Raw HDF5 bypass</h2")
+        if "Raw HDF5 bypass</h2" in page
+        else True
+    )
+    assert not re.search(r'(src|href)="https?://', page)
+    assert "data:image/png;base64" in page
+    assert len(page.encode()) < 2_000_000
+
+
+def test_rerun_with_new_parameters_updates_results_and_index(clean_run, tmp_path):
+    _, out, _ = clean_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    code = main(["rerun", str(copy / "subj01" / "V4"), "-p", "tolerance=1e-30"])
+    results = json.loads((copy / "results.json").read_text())
+    record = next(r for r in results["reports"] if r["id"] == "subj01-V4-assembly_validation")
+    assert code == 1  # nothing is reproduced to 1e-30 in float32
+    assert record["parameters"]["tolerance"] == 1e-30
+    assert record["rerun"]["overrides"] == {"tolerance": 1e-30}
+    assert record["status"] == "fail" and results["status"] == "fail"
+    assert "1e-30" in (copy / "subj01" / "V4" / "assembly_validation.html").read_text()
+
+
+def test_unknown_or_mistyped_parameters_stop_before_any_kernel(tiny_tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--nsd-root", str(tiny_tree), "--out", str(out), "-p", "tolerence=1"]) == 2
+    assert "parameter 'tolerence': unknown" in capsys.readouterr().err
+    assert main(["run", "--nsd-root", str(tiny_tree), "--out", str(out), "-p", "seed=x"]) == 2
+    assert "expected int, got str 'x'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_broken_template_yields_an_error_report_and_the_batch_goes_on(tiny_tree, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(runner.default_notebooks_dir(), notebooks)
+    template = notebooks / "assembly_validation.ipynb"
+    nb = json.loads(template.read_text())
+    nb["cells"][3]["source"] = "raise RuntimeError('template broken on purpose')"
+    template.write_text(json.dumps(nb))
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            "--nsd-root",
+            str(tiny_tree),
+            "--out",
+            str(out),
+            "--subjects",
+            "1",
+            "--regions",
+            "V1,V4",
+            "--notebooks",
+            str(notebooks),
+        ]
+    )
+    results = json.loads((out / "results.json").read_text())
+    statuses = {r["id"]: r["status"] for r in results["reports"]}
+    assert code == 1
+    assert statuses == {
+        "assembly_layout": "pass",
+        "subj01-V1-assembly_validation": "error",
+        "subj01-V4-assembly_validation": "error",
+    }
+    error = results["reports"][1]["error"]
+    assert error["ename"] == "RuntimeError" and error["cell_index"] == 3
+    assert (
+        "template broken on purpose"
+        in (out / "subj01" / "V4" / "assembly_validation.html").read_text()
+    )
+
+
+def test_every_fault_has_an_expectation():
+    assert set(FAULT_EXPECTATIONS) == set(FAULTS)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_EXPECTATIONS))
+def test_each_fault_fails_its_named_checks(fault, tmp_path):
+    region, expected = FAULT_EXPECTATIONS[fault]
+    tree = synthesize(tmp_path / "tree", preset="tiny", seed=0, fault=fault)
+    out = tmp_path / "out"
+    code = main(
+        ["run", "--nsd-root", str(tree), "--out", str(out), "--subjects", "1", "--regions", region]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 1
+    assert results["status"] == "fail"
+    assert expected <= failing_checks(results), failing_checks(results)
+    assert not [r for r in results["reports"] if r["status"] == "error"]
