@@ -77,7 +77,7 @@ def benchmark_bars(table, *, title):
     title : str
         Axes title.
     """
-    columns = [c for c in table.columns if np.issubdtype(table[c].dtype, np.number)]
+    columns = list(table.select_dtypes("number").columns)
     fig, ax = _figure(max(4.0, 1.2 * len(table) + 2), 3.2)
     x = np.arange(len(table))
     width = 0.8 / max(len(columns), 1)
