@@ -154,7 +154,7 @@ def test_a_broken_template_yields_an_error_report_and_the_batch_goes_on(tiny_tre
         "subj01-V4-assembly_validation": "error",
     }
     error = results["reports"][1]["error"]
-    assert error["ename"] == "RuntimeError" and error["cell_index"] == 3
+    assert error["ename"] == "RuntimeError" and error["cell_index"] == 4
     assert (
         "template broken on purpose"
         in (out / "subj01" / "V4" / "assembly_validation.html").read_text()
