@@ -173,7 +173,7 @@ def _ridgecv_check(rep, cv, label, tolerance):
     return checks.CheckResult(SECTION, name, status, diff, tolerance, detail, subject=label)
 
 
-def summary_checks(reported, summary, *, tolerance, region):
+def summary_checks(reported, summary, *, tolerance, region, section=SECTION):
     """Region-level checks: final score, mean raw and overall ceiling vs score.json."""
     results = []
     for key in ("score", "raw", "ceiling"):

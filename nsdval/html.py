@@ -20,6 +20,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 from nsdval.errors import InputError
 
@@ -27,6 +28,7 @@ STATUSES = ("error", "fail", "warn", "pass")
 """Every status, worst first; the order of sorting and of "worst"."""
 
 REGION_ORDER = ("V1", "V2", "V4", "IT")
+SUMMARY_TAG = "nsdval-summary"
 """Regions in display order; other regions follow, sorted by name."""
 
 _PAGE_IDS = ("summary", "errorbox", "checks", "rerun", "parameters", "contents", "notebook")
@@ -128,13 +130,21 @@ def dom_id(text, used: set) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
-    """Return the one nbconvert exporter, using nsdval's fragment template."""
-    return HTMLExporter(
+    """Return the one nbconvert exporter, using nsdval's fragment template.
+
+    Cells tagged ``nsdval-summary`` (the check table the runner puts at the top of the
+    executed notebook) are dropped: the report page shows its own check table first.
+    """
+    exporter = HTMLExporter(
         extra_template_basedirs=[str(templates_dir() / "nbconvert")],
         template_name="nsdval",
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={SUMMARY_TAG}), enabled=True
+    )
+    return exporter
 
 
 def notebook_body(nb) -> tuple[str, list[dict]]:

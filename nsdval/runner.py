@@ -357,13 +357,20 @@ def _insert_summary(notebook, record):
         err = record["error"]
         lines += [f"Error in cell {err['cell_index']}: `{err['ename']}`: {err['evalue']}", ""]
     lines += ["| status | section | check | detail |", "|---|---|---|---|"]
-    lines += [f"| {c['status']} | {c['section']} | {c['name']} | {c['detail']} |" for c in rows]
+    lines += [
+        "| " + " | ".join(_cell_text(c[k]) for k in ("status", "section", "name", "detail")) + " |"
+        for c in rows
+    ]
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
-    cell.metadata["tags"] = ["nsdval-summary"]
+    cell.metadata["tags"] = [html.SUMMARY_TAG]
     notebook.cells = [
-        c for c in notebook.cells if "nsdval-summary" not in c.metadata.get("tags", [])
+        c for c in notebook.cells if html.SUMMARY_TAG not in c.metadata.get("tags", [])
     ]
     notebook.cells.insert(1 if notebook.cells else 0, cell)
+
+
+def _cell_text(value):
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def run_status(records):

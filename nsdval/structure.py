@@ -22,6 +22,7 @@ IDS = "3. Identifiers"
 SPLIT = "4. Train/test split"
 VALUES = "5. Values"
 REGION_ASSEMBLIES = "6. Region assemblies"
+BENCHMARK = "7. Benchmark per region"
 
 NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
 VOXEL_COORDS = ("voxel_x", "voxel_y", "voxel_z")
