@@ -8,7 +8,12 @@ This manager ignores the kernelspec registry and starts ``ipykernel`` with
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+import weakref
+from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
@@ -28,7 +33,21 @@ def this_python_kernelspec():
 
 
 class ThisPythonKernelManager(AsyncKernelManager):
-    """Kernel manager whose kernel is always ``sys.executable -m ipykernel_launcher``."""
+    """Kernel manager whose kernel is always ``sys.executable -m ipykernel_launcher``.
+
+    On POSIX systems the kernel talks over Unix sockets in a private temporary folder
+    instead of TCP ports: kernels started at the same moment by parallel workers cannot
+    race for the same port, and no port is opened on the machine.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._socket_dir = None
+        if os.name == "posix":
+            self._socket_dir = tempfile.mkdtemp(prefix="nsdval-kernel-")
+            weakref.finalize(self, shutil.rmtree, self._socket_dir, True)
+            self.transport = "ipc"
+            self.ip = str(Path(self._socket_dir) / "kernel")
 
     @property
     def kernel_spec(self):

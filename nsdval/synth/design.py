@@ -119,7 +119,9 @@ def _master_ordering(preset, rng):
     n_early = min(preset.sessions) * preset.trials
     early = rng.permutation(n_early)
     late = n_early + rng.permutation(n_total - n_early)
-    groups = np.split(rng.permutation(preset.n_shared) + 1, [preset.n_assembly, preset.n_shared - preset.n_twice])
+    groups = np.split(
+        rng.permutation(preset.n_shared) + 1, [preset.n_assembly, preset.n_shared - preset.n_twice]
+    )
     assembly, partial, twice = groups
     ordering = np.zeros(n_total, dtype=np.int32)
     early_events = np.concatenate([np.repeat(assembly, 3), np.repeat(partial, 2)])

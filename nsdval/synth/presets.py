@@ -40,6 +40,8 @@ class Preset:
         Dimension of the latent image space that drives responses and features.
     n_features : int
         Number of model features in the activations.
+    feature_noise : float
+        Standard deviation of the noise added to each feature (signal variance is n_latent).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Preset:
     region_fractions: dict
     n_latent: int
     n_features: int
+    feature_noise: float
 
     @property
     def n_subjects(self):
@@ -78,8 +81,9 @@ _TINY = Preset(
     n_partial=10,
     n_twice=6,
     region_fractions={"V1": 0.045, "V2": 0.045, "V4": 0.03, "IT": 0.12},
-    n_latent=4,
-    n_features=24,
+    n_latent=8,
+    n_features=100,
+    feature_noise=5.5,
 )
 
 _DEMO = Preset(
@@ -100,8 +104,9 @@ _DEMO = Preset(
     n_partial=40,
     n_twice=15,
     region_fractions={"V1": 0.03, "V2": 0.029, "V4": 0.013, "IT": 0.2},
-    n_latent=6,
-    n_features=64,
+    n_latent=8,
+    n_features=200,
+    feature_noise=6.5,
 )
 
 _PRESETS = {preset.name: preset for preset in (_TINY, _DEMO)}

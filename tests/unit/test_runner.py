@@ -103,7 +103,8 @@ def test_a_raising_notebook_yields_an_error_report(tmp_path):
     assert record["status"] == "error"
     assert record["error"]["ename"] == "ValueError"
     assert "planted failure" in record["error"]["evalue"]
-    assert record["error"]["cell_index"] == 4  # in the executed notebook, after papermill's injected cell
+    # counted in the executed notebook, which has papermill's injected cell
+    assert record["error"]["cell_index"] == 4
     page = (tmp_path / "subj01" / "V4" / "broken.html").read_text()
     assert "planted failure in cell 3" in page
     assert page.index("planted failure") < page.index("never reached")

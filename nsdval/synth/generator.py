@@ -1,0 +1,201 @@
+"""Build a whole synthetic NSD tree: :func:`synthesize`.
+
+The tree is built in a temporary sibling folder and renamed into place at the end, so a
+crash never leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from nsdval.errors import OutputError
+from nsdval.synth import faults, packager
+from nsdval.synth.betas import region_labels, simulate_betas, write_sessions, zero_sessions
+from nsdval.synth.design import make_design, write_expdesign
+from nsdval.synth.preprocess import (
+    Block,
+    ncsnr,
+    repetitions,
+    session_zscore,
+    to_psc,
+    voxel_columns,
+)
+from nsdval.synth.presets import REGIONS, get_preset
+from nsdval.synth.scoring import score_region
+from nsdval.synth.signal import make_image_space, model_features
+from nsdval.synth.volumes import make_anatomy, write_nifti, write_rois
+
+ZERO_VOXEL_SESSION = 2
+N_EDGE_ZEROS = 3
+
+
+def synthesize(out_dir, *, preset="tiny", seed=0, fault=None):
+    """Write a synthetic NSD tree in the packaging layout, with known ground truth.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        Target folder; must not exist or be empty.
+    preset : str
+        One of :data:`nsdval.synth.PRESETS`.
+    seed : int
+        Seed of all randomness; the same seed gives the same tree.
+    fault : str or None
+        One of :data:`nsdval.synth.FAULTS` to plant a known defect in the packaged outputs.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    sizes = get_preset(preset)
+    faults.check_fault(fault)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(out_dir, "exists and is not an empty folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        truth = _build(staging, sizes, seed, fault)
+        about = faults.FAULTS.get(fault) if fault else None
+        truth = {
+            "preset": preset,
+            "seed": seed,
+            "fault": fault,
+            "fault_description": about,
+            **truth,
+        }
+        (staging / "synth.json").write_text(json.dumps(truth, indent=2) + "\n")
+        if out_dir.exists():
+            out_dir.rmdir()
+        staging.replace(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _build(root, sizes, seed, fault):
+    """Write every file of the tree under ``root``; return the ground-truth summary."""
+    design_seed, subject_seed, feature_seed, fault_seed = np.random.SeedSequence(seed).spawn(4)
+    design_rng = np.random.default_rng(design_seed)
+    design = make_design(sizes, design_rng)
+    write_expdesign(root / "metadata" / "nsd_expdesign.mat", design)
+    space = make_image_space(design, sizes.n_latent, design_rng)
+    blocks, truth = [], {"subjects": {}}
+    for index, rng_seed in enumerate(subject_seed.spawn(sizes.n_subjects)):
+        rng = np.random.default_rng(rng_seed)
+        subject_blocks, summary = _subject(root, sizes, design, space, index, rng, fault)
+        blocks += subject_blocks
+        truth["subjects"][f"subj{index + 1:02d}"] = summary
+    ids = design.assembly_ids()
+    features = model_features(
+        space, ids, sizes.n_features, sizes.feature_noise, np.random.default_rng(feature_seed)
+    )
+    split = _package(root, blocks, ids, features, fault, np.random.default_rng(fault_seed))
+    return {**truth, **_design_summary(sizes, design), **split}
+
+
+def _subject(root, sizes, design, space, index, rng, fault):
+    """Write one subject's ROIs, betas and ncsnr; return its blocks and a summary."""
+    label = f"subj{index + 1:02d}"
+    anatomy = make_anatomy(sizes.shapes[index], sizes.region_fractions, rng)
+    write_rois(root / label / "rois", anatomy)
+    trial_ids = design.trial_nsd_ids(index)
+    sessions = sizes.sessions[index]
+    betas = simulate_betas(
+        region_labels(anatomy, REGIONS), space.lookup(trial_ids), sessions, sizes.trials, rng
+    )
+    zeros = _silence(betas, anatomy, sessions, sizes.trials, rng, first=index == 0)
+    write_sessions(root / label / "betas", betas, anatomy.brain, sizes.trials)
+    snr = np.full(anatomy.brain.shape, np.nan, dtype=np.float32)
+    snr[anatomy.brain] = ncsnr(session_zscore(to_psc(betas), sizes.trials), trial_ids)
+    write_nifti(root / label / "betas" / "ncsnr.nii.gz", snr, np.float32)
+    values = faults.preprocessed(betas, sizes.trials, fault)
+    blocks, trial_index = [], design.assembly_trials()
+    for region in REGIONS:
+        columns, coords = voxel_columns(anatomy.brain, anatomy.region_mask(region))
+        per_rep = repetitions(values[:, columns], trial_index)
+        blocks.append(Block(label, region, coords, snr[anatomy.brain][columns], per_rep))
+    summary = {
+        "sessions": sessions,
+        "volume_shape": list(sizes.shapes[index]),
+        "brain_voxels": int(anatomy.brain.sum()),
+        "voxels": {block.region: int(block.coords.shape[0]) for block in blocks},
+        "zero_sessions": zeros,
+    }
+    return blocks, summary
+
+
+def _silence(betas, anatomy, sessions, trials, rng, first):
+    """Zero some voxels for a whole session; on the first subject, one V1 voxel in session 2.
+
+    Returns the silenced voxels as ``{"voxel": [z, y, x] (HDF5 axes), "session": n}``.
+    """
+    flat = np.flatnonzero(anatomy.brain)
+    edge = np.flatnonzero((anatomy.prf == 0) & (anatomy.streams == 0))
+    chosen = list(rng.choice(edge, N_EDGE_ZEROS, replace=False))
+    chosen_sessions = [int(s) for s in rng.integers(1, sessions + 1, N_EDGE_ZEROS)]
+    if first:
+        chosen.insert(0, np.flatnonzero(anatomy.region_mask("V1"))[0])
+        chosen_sessions.insert(0, ZERO_VOXEL_SESSION)
+    zero_sessions(betas, np.searchsorted(flat, chosen), chosen_sessions, trials)
+    return [
+        {
+            "voxel": [int(i) for i in np.unravel_index(voxel, anatomy.brain.shape)],
+            "session": session,
+        }
+        for voxel, session in zip(chosen, chosen_sessions, strict=True)
+    ]
+
+
+def _package(root, blocks, nsd_ids, features, fault, rng):
+    """Write the split, the assemblies, the activations and the scores."""
+    labelled = nsd_ids + faults.id_offset(fault)
+    rows = packager.make_split(nsd_ids.size, faults.split_seed(fault))
+    table = packager.split_table(labelled, rows)
+    (root / "assemblies").mkdir(parents=True, exist_ok=True)
+    table.to_csv(root / "assemblies" / "train_test_split_8subj.csv", index=False)
+    for region in REGIONS:
+        assembly = packager.region_assembly(blocks, region, labelled)
+        packager.write_array(assembly, root / "assemblies" / f"Allen2022.{region}_8subj.nc")
+    bs_rows = (faults.train_rows(rows[0], rows[1], fault), rows[1])
+    assemblies = packager.brainscore_assemblies(blocks, labelled, bs_rows, fault, rng)
+    for split, assembly in zip(("train", "test"), assemblies, strict=True):
+        packager.write_array(assembly, root / "brainscore" / f"Allen2022_fmri_{split}_8subj.nc")
+    acts = tuple(packager.activations(features[r], labelled[r]) for r in bs_rows)
+    scores = _write_benchmark(root / "benchmark", assemblies, acts, fault)
+    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), "scores": scores}
+
+
+def _write_benchmark(folder, assemblies, acts, fault):
+    """Write each region's activations and ``score.json``; return the final scores."""
+    scores = {}
+    for region in REGIONS:
+        for split, array in zip(("train", "test"), acts, strict=True):
+            packager.write_array(array, folder / region / f"activations_{split}.nc")
+        report = {
+            "benchmark": f"Allen2022_fmri.{region}-ridge",
+            "model": "synthetic-linear",
+            **score_region(*assemblies, acts, region),
+        }
+        report = faults.falsify_score(report, region, fault)
+        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+        scores[region] = report["score"]
+    return scores
+
+
+def _design_summary(sizes, design):
+    """Return the design sizes for ``synth.json``."""
+    return {
+        "trials_per_session": sizes.trials,
+        "n_images": int(design.assembly_ids().size),
+        "n_shared": int(design.sharedix.size),
+        "n_images_per_subject": int(design.subjectim.shape[1]),
+        "regions": list(REGIONS),
+    }
