@@ -133,16 +133,18 @@ def comparison_table(reported, replica, ridgecv):
     return pd.DataFrame(rows).set_index("subject")
 
 
-def replica_checks(reported, replica, *, tolerance, ridgecv=None, ridgecv_tolerance=0.2):
-    """Checks comparing the replica (and RidgeCV) with the reported per-subject numbers."""
+def replica_checks(reported, replica, *, tolerance):
+    """Checks comparing the replica with the reported per-subject raw, ceiling and score.
+
+    The seed's standalone RidgeCV is a different estimator (alpha chosen by leave-one-out),
+    so it is shown beside these numbers for context but is not held to them.
+    """
     results = []
     for label in sorted(replica):
         rep = reported.get("subjects", {}).get(label)
         sb = replica[label]
         for key in ("raw", "ceiling", "score"):
             results.append(_reported_check(rep, key, getattr(sb, key), label, tolerance))
-        if ridgecv and label in ridgecv:
-            results.append(_ridgecv_check(rep, ridgecv[label], label, ridgecv_tolerance))
     return results
 
 
@@ -157,20 +159,6 @@ def _reported_check(rep, key, value, label, tolerance):
     return checks.CheckResult(
         SECTION, name, checks.status_for(ok), diff, tolerance, detail, subject=label
     )
-
-
-def _ridgecv_check(rep, cv, label, tolerance):
-    r, alpha = cv
-    reported = float(rep["raw"]) if rep and "raw" in rep else np.nan
-    diff = abs(r - reported)
-    detail = (
-        f"RidgeCV (alpha {alpha:g}) median r {r:.4f} vs reported raw {reported:.4f}; "
-        "a different estimator, so only a large gap warns"
-    )
-    ok = bool(np.isfinite(diff) and diff <= tolerance)
-    status = checks.status_for(ok, warn=True)
-    name = "ridgecv-raw"
-    return checks.CheckResult(SECTION, name, status, diff, tolerance, detail, subject=label)
 
 
 def summary_checks(reported, summary, *, tolerance, region, section=SECTION):
