@@ -153,34 +153,33 @@ def _reported_check(rep, key, value, label, tolerance):
     if rep is None or key not in rep:
         detail = f"score.json reports no {key} for {label}"
         return checks.CheckResult(SECTION, name, "fail", value, tolerance, detail, subject=label)
-    diff = abs(float(value) - float(rep[key]))
+    return compare_with_reported(name, value, rep[key], tolerance=tolerance, subject=label)
+
+
+def compare_with_reported(name, value, reported, *, tolerance, section=SECTION, **scope):
+    """Hold a replica number against the reported one; ``scope`` is subject= or region=."""
+    value, reported = float(value), float(reported)
+    diff = abs(value - reported)
     ok = bool(np.isfinite(diff) and diff <= tolerance)
-    detail = f"replica {value:.6f} vs reported {float(rep[key]):.6f} (|diff| {diff:.1e})"
+    detail = f"replica {value:.6f} vs reported {reported:.6f} (|diff| {diff:.1e})"
     return checks.CheckResult(
-        SECTION, name, checks.status_for(ok), diff, tolerance, detail, subject=label
+        section, name, checks.status_for(ok), diff, tolerance, detail, **scope
     )
 
 
 def summary_checks(reported, summary, *, tolerance, region, section=SECTION):
     """Region-level checks: final score, mean raw and overall ceiling vs score.json."""
-    results = []
-    for key in ("score", "raw", "ceiling"):
-        value = float(summary[key])
-        diff = abs(value - float(reported[key]))
-        ok = bool(np.isfinite(diff) and diff <= tolerance)
-        detail = f"replica {value:.6f} vs reported {float(reported[key]):.6f} (|diff| {diff:.1e})"
-        results.append(
-            checks.CheckResult(
-                SECTION,
-                f"region-{key}",
-                checks.status_for(ok),
-                diff,
-                tolerance,
-                detail,
-                region=region,
-            )
+    return [
+        compare_with_reported(
+            f"region-{key}",
+            summary[key],
+            reported[key],
+            tolerance=tolerance,
+            section=section,
+            region=region,
         )
-    return results
+        for key in ("score", "raw", "ceiling")
+    ]
 
 
 def region_summary(layout, region, *, train, test):

@@ -173,19 +173,14 @@ def build_parser():
     return parser
 
 
-def _print_progress(total):
-    done = [0]
-
-    def report(record):
-        done[0] += 1
-        scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
-        print(
-            f"[{done[0]:>3}/{total}] {record['status']:<5} {scope:<12} "
-            f"{record['template']:<20} {record['seconds']:7.1f} s",
-            flush=True,
-        )
-
-    return report
+def print_progress(record, done, total):
+    """One line per finished report: position, status, scope, template, seconds."""
+    scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
+    print(
+        f"[{done:>{len(str(total))}}/{total}] {record['status']:<5} {scope:<10} "
+        f"{record['template']:<20} {record['seconds']:6.1f} s",
+        flush=True,
+    )
 
 
 def _summarise(results, out):
@@ -224,8 +219,7 @@ def cmd_run(args):
         timeout=args.timeout,
         command=shlex.join(["nsdval", *args.argv]),
     )
-    n_jobs = 1 + len(config.subjects or []) * len(config.regions) if config.subjects else None
-    results = runner.run_reports(config, on_report=_print_progress(n_jobs or "?"))
+    results = runner.run_reports(config, on_report=print_progress)
     return _summarise(results, args.out)
 
 
@@ -248,7 +242,7 @@ def cmd_demo(args):
     config = runner.RunConfig(
         nsd_root=data, out=args.out, jobs=args.jobs, command=shlex.join(["nsdval", *args.argv])
     )
-    results = runner.run_reports(config, on_report=_print_progress("?"))
+    results = runner.run_reports(config, on_report=print_progress)
     return _summarise(results, args.out)
 
 

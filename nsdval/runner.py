@@ -187,7 +187,8 @@ def run_reports(config, *, on_report=None):
     config : RunConfig
         The run.
     on_report : callable or None
-        Called with each finished report record, in completion order.
+        Called as ``on_report(record, done, total)`` for each finished report, in
+        completion order.
 
     Returns
     -------
@@ -234,20 +235,20 @@ def execute_jobs(jobs, *, out, config, on_report=None):
     if config.jobs <= 1:
         for job in jobs:
             records[job.id] = execute_job(job, **kwargs)
-            _notify(on_report, records[job.id])
+            _notify(on_report, records[job.id], len(records), len(jobs))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
             futures = {pool.submit(execute_job, job, **kwargs): job for job in jobs}
             for future in as_completed(futures):
                 records[futures[future].id] = future.result()
-                _notify(on_report, records[futures[future].id])
+                _notify(on_report, records[futures[future].id], len(records), len(jobs))
     return [records[job.id] for job in jobs]
 
 
-def _notify(callback, record):
+def _notify(callback, record, done, total):
     if callback is not None:
-        callback(record)
+        callback(record, done, total)
 
 
 def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None):

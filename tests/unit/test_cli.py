@@ -28,8 +28,9 @@ def captured(monkeypatch):
 
     def fake_run_reports(config, *, on_report=None):
         seen["config"] = config
-        for record in seen.get("results", FAKE_RESULTS)["reports"]:
-            on_report(record)
+        reports = seen.get("results", FAKE_RESULTS)["reports"]
+        for done, record in enumerate(reports, 1):
+            on_report(record, done, len(reports))
         return seen.get("results", FAKE_RESULTS)
 
     monkeypatch.setattr(runner, "run_reports", fake_run_reports)

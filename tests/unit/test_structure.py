@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nsdval import structure
+
+
+def assembly(subjects, regions, n_images=4):
+    n = len(subjects)
+    frame = pd.DataFrame({"s": subjects, "r": regions})
+    ids = structure.expected_neuroid_ids(np.array(subjects), np.array(regions))
+    return xr.DataArray(
+        np.zeros((n_images, n, 1), dtype=np.float32),
+        dims=("presentation", "neuroid", "time_bin"),
+        coords={
+            "subject": ("neuroid", frame["s"]),
+            "region": ("neuroid", frame["r"]),
+            "neuroid_id": ("neuroid", ids),
+            "time_bin_start": ("time_bin", [70]),
+            "time_bin_end": ("time_bin", [170]),
+        },
+    )
+
+
+GOOD = (["subj01"] * 4 + ["subj02"] * 4, ["V1", "V1", "V4", "IT", "V1", "V2", "V4", "IT"])
+
+
+def statuses(results):
+    return {r.name: r.status for r in results}
+
+
+def test_order_checks_pass_on_subject_major_order():
+    assert set(statuses(structure.order_checks(assembly(*GOOD))).values()) == {"pass"}
+
+
+def test_order_checks_name_what_broke():
+    subjects, regions = GOOD
+    swapped_regions = regions[:4] + ["V2", "V1", "V4", "IT"]
+    res = statuses(structure.order_checks(assembly(subjects, swapped_regions)))
+    assert res["region-order"] == "fail" and res["subject-order"] == "pass"
+    swapped_subjects = ["subj02"] * 4 + ["subj01"] * 4
+    res = statuses(structure.order_checks(assembly(swapped_subjects, regions)))
+    assert res["subject-order"] == "fail" and res["subject-contiguity"] == "pass"
+    interleaved = ["subj01", "subj02"] * 4
+    res = statuses(structure.order_checks(assembly(interleaved, ["V1"] * 8)))
+    assert res["subject-contiguity"] == "fail"
+
+
+def test_expected_neuroid_ids_count_within_subject_and_region():
+    ids = structure.expected_neuroid_ids(np.array(GOOD[0]), np.array(GOOD[1]))
+    assert ids[:4].tolist() == [
+        "subj01_V1_v0000",
+        "subj01_V1_v0001",
+        "subj01_V4_v0000",
+        "subj01_IT_v0000",
+    ]
+
+
+def test_identifier_checks_catch_a_bad_neuroid_id():
+    train = assembly(*GOOD)
+    train = train.assign_coords(
+        nsd_id=("presentation", [1, 2, 3, 4]),
+        stimulus_id=("presentation", ["nsd_00001", "nsd_00002", "nsd_00003", "nsd_00004"]),
+    )
+    for name in ("nc_testset", "voxel_x", "voxel_y", "voxel_z"):
+        train = train.assign_coords({name: ("neuroid", np.zeros(8))})
+    ids = train["neuroid_id"].values.copy()
+    ids[3] = "subj01_IT_v0007"
+    bad = train.assign_coords(neuroid_id=("neuroid", ids))
+    res = statuses(structure.identifier_checks(bad, train))
+    assert res["neuroid-id-format"] == "fail"
+    assert res["train-test-neuroids"] == "fail"
+    assert res["train-stimulus-id"] == "pass"
+
+
+def test_neuroid_counts_table_orders_regions():
+    counts = structure.neuroid_counts(assembly(*GOOD))
+    assert counts.columns.tolist() == ["V1", "V2", "V4", "IT"]
+    assert counts.loc["subj01"].tolist() == [2, 0, 1, 1]
