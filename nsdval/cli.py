@@ -80,6 +80,20 @@ def _jobs(text):
     return int(text)
 
 
+def _add_parameter_options(parser):
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        type=parse_parameter,
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds a cell may run")
+
+
 def _add_run_options(parser):
     parser.add_argument("--out", required=True, type=Path, help="output folder of the run")
     parser.add_argument(

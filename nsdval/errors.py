@@ -1,8 +1,9 @@
 """Exception classes raised by nsdval.
 
 Every error derives from :class:`NsdvalError` and from the builtin it refines, so callers
-may catch either. Errors carry their data in attributes and stay picklable, which the
-process pool of the runner relies on.
+may catch either. Errors carry their data in attributes and stay picklable (their ``args``
+rebuild them), which the process pool of the runner relies on. Each message names the
+file or parameter first, then what is wrong with it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,8 @@ class NsdvalError(Exception):
     """Base class of all nsdval errors."""
 
 
-class InputError(NsdvalError, ValueError):
-    """A data file exists but its content is not what nsdval expects.
-
-    Parameters
-    ----------
-    path : str
-        The offending file.
-    problem : str
-        What is wrong with it, in a few words.
-    """
+class _PathError(NsdvalError):
+    """An error about one path: ``str()`` is ``"PATH: PROBLEM"``."""
 
     def __init__(self, path, problem):
         self.path = str(path)
@@ -32,7 +25,32 @@ class InputError(NsdvalError, ValueError):
         return f"{self.path}: {self.problem}"
 
 
-class MissingInputError(NsdvalError, FileNotFoundError):
+class InputError(_PathError, ValueError):
+    """A data file exists but its content is not what nsdval expects.
+
+    Parameters
+    ----------
+    path : str
+        The offending file.
+    problem : str
+        What is wrong with it, in a few words.
+    """
+
+
+class LayoutError(_PathError, ValueError):
+    """A root folder matches neither supported NSD layout."""
+
+    @property
+    def root(self):
+        """The folder that was examined."""
+        return self.path
+
+
+class OutputError(_PathError, OSError):
+    """An output location cannot be used."""
+
+
+class MissingInputError(_PathError, FileNotFoundError):
     """A file or folder that the layout requires is absent.
 
     Parameters
@@ -43,25 +61,13 @@ class MissingInputError(NsdvalError, FileNotFoundError):
         What the path should have held.
     """
 
-    def __init__(self, path, what):
-        self.path = str(path)
-        self.what = what
-        super().__init__(path, what)
+    @property
+    def what(self):
+        """What the missing path should have held."""
+        return self.problem
 
     def __str__(self):
-        return f"{self.path}: missing {self.what}"
-
-
-class LayoutError(NsdvalError, ValueError):
-    """A root folder matches neither supported NSD layout."""
-
-    def __init__(self, root, problem):
-        self.root = str(root)
-        self.problem = problem
-        super().__init__(root, problem)
-
-    def __str__(self):
-        return f"{self.root}: {self.problem}"
+        return f"{self.path}: missing {self.problem}"
 
 
 class ParameterError(NsdvalError, ValueError):
@@ -82,15 +88,3 @@ class ParameterError(NsdvalError, ValueError):
 
     def __str__(self):
         return f"parameter {self.name!r}: {self.problem}"
-
-
-class OutputError(NsdvalError, OSError):
-    """An output location cannot be used."""
-
-    def __init__(self, path, problem):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(path, problem)
-
-    def __str__(self):
-        return f"{self.path}: {self.problem}"
