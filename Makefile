@@ -7,7 +7,7 @@ DEMO_OUT  ?= reports/demo
 DEMO_DATA ?= .cache/synth-demo
 JOBS    ?= 2
 
-.PHONY: install demo test test-fast lint format clean
+.PHONY: install demo test test-fast bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n $(JOBS)
+
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check nsdval tests benchmarks

@@ -239,3 +239,13 @@ def region_records(summaries):
         }
         for region, (reported, replica, _) in summaries.items()
     }
+
+
+def subject_raw_table(summaries):
+    """Replica raw score per subject (rows) and region (columns)."""
+    return pd.DataFrame(
+        {
+            region: {label: sb.raw for label, sb in subjects.items()}
+            for region, (_, _, subjects) in summaries.items()
+        }
+    ).sort_index()

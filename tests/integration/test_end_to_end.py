@@ -84,6 +84,15 @@ def test_index_links_resolve(clean_run):
     assert "http://" not in page and "https://" not in page
 
 
+def test_index_command_rebuilds_the_page_from_results(clean_run, tmp_path):
+    _, out, _ = clean_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "index.html").unlink()
+    assert main(["index", str(copy)]) == 0
+    assert (copy / "index.html").read_text() == (out / "index.html").read_text()
+
+
 def test_reports_open_with_the_check_table_and_work_offline(clean_run):
     _, out, results = clean_run
     record = results["reports"][1]

@@ -115,3 +115,27 @@ def test_prepare_out_refuses_a_file(tmp_path):
     target.write_text("x")
     with pytest.raises(OutputError, match="exists and is not a folder"):
         runner.prepare_out(target)
+
+
+@pytest.mark.slow
+def test_notebooks_run_in_this_python_whatever_the_python3_kernelspec_says(tmp_path, monkeypatch):
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    "/nonexistent/python",
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "broken",
+                "language": "python",
+            }
+        )
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    record = runner.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
+    assert record["status"] == "pass"

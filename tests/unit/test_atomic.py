@@ -1,0 +1,31 @@
+import os
+
+import pytest
+
+from nsdval import atomic
+
+
+def test_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "index.html"
+    path.write_text("old")
+    atomic.write_text(path, "new ✓")
+    assert path.read_text(encoding="utf-8") == "new ✓"
+    assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "results.json"
+    atomic.write_json(path, {"ok": True})
+    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+        atomic.write_json(path, {"bad": object()})
+    assert path.read_text() == '{\n  "ok": true\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
