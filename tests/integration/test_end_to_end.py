@@ -187,3 +187,34 @@ def test_each_fault_fails_its_named_checks(fault, tmp_path):
     assert results["status"] == "fail"
     assert expected <= failing_checks(results), failing_checks(results)
     assert not [r for r in results["reports"] if r["status"] == "error"]
+
+
+def official_copy(tree, root):
+    """The same data arranged in NSD's official layout."""
+    for subject_dir in sorted(tree.glob("subj*")):
+        label = subject_dir.name
+        betas = root / "nsddata_betas/ppdata" / label / "func1pt8mm/betas_fithrf_GLMdenoise_RR"
+        rois = root / "nsddata/ppdata" / label / "func1pt8mm/roi"
+        shutil.copytree(subject_dir / "betas", betas)
+        shutil.copytree(subject_dir / "rois", rois)
+    design = root / "nsddata/experiments/nsd"
+    design.mkdir(parents=True)
+    shutil.copy(tree / "metadata/nsd_expdesign.mat", design)
+    for folder in ("assemblies", "brainscore", "benchmark"):
+        shutil.copytree(tree / folder, root / folder)
+    return root
+
+
+def test_the_official_nsd_layout_validates_the_same(tiny_tree, tmp_path):
+    root = official_copy(tiny_tree, tmp_path / "nsd")
+    out = tmp_path / "out"
+    code = main(
+        ["run", "--nsd-root", str(root), "--out", str(out), "--subjects", "2", "--regions", "IT"]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0, failing_checks(results)
+    assert [r["id"] for r in results["reports"]] == [
+        "assembly_layout",
+        "subj02-IT-assembly_validation",
+    ]
+    assert "official layout" in (out / "subj02/IT/assembly_validation.html").read_text()
