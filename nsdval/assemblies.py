@@ -120,6 +120,19 @@ def load_score(path):
     return score
 
 
+def assembly_subjects(array):
+    """Subject numbers of an assembly's ``subject`` labels (``subjSS``), sorted.
+
+    Examples
+    --------
+    >>> assembly_subjects(xr.DataArray([0, 0, 0], dims="neuroid",
+    ...                   coords={"subject": ("neuroid", ["subj02", "subj01", "subj02"])}))
+    [1, 2]
+    """
+    labels = np.unique(np.asarray(array["subject"].values).astype(str))
+    return sorted({int(s[4:]) for s in labels if s.startswith("subj") and s[4:].isdigit()})
+
+
 def neuroid_mask(array, *, subject=None, region=None):
     """Boolean mask of the neuroids of one subject label and/or region."""
     mask = np.ones(array.sizes["neuroid"], dtype=bool)

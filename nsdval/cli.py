@@ -121,6 +121,13 @@ def _add_run_options(parser):
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds a cell may run")
     parser.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="let every report read the raw betas itself instead of one extraction pass "
+        "per subject, cached in OUT/.cache",
+    )
+    parser.add_argument(
         "--notebooks",
         type=Path,
         default=None,
@@ -231,6 +238,7 @@ def cmd_run(args):
         },
         notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
         timeout=args.timeout,
+        cache=args.cache,
         command=shlex.join(["nsdval", *args.argv]),
     )
     results = runner.run_reports(config, on_report=print_progress)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsdval import chain, expdesign, raw
+from nsdval import noise as noise_module
 from nsdval.errors import InputError
 
 
@@ -47,30 +48,6 @@ class RegionExtraction:
     n_sessions: int
 
 
-class _NoiseAccumulator:
-    """Running sums for the mean within-image variance of three-times-shown images."""
-
-    def __init__(self, table, n_voxels):
-        ids = expdesign.images_with_repetitions(table)
-        self.image_of_trial = np.full(len(table), -1, dtype=np.int64)
-        rows = table["nsd_id"].isin(ids).to_numpy()
-        self.image_of_trial[rows] = np.searchsorted(ids, table["nsd_id"].to_numpy()[rows])
-        self.sums = np.zeros((ids.size, n_voxels))
-        self.sum_squares = np.zeros(n_voxels)
-        self.n_images = ids.size
-
-    def add(self, trials, z):
-        images = self.image_of_trial[trials]
-        keep = images >= 0
-        np.add.at(self.sums, images[keep], z[keep])
-        self.sum_squares += np.square(z[keep]).sum(axis=0)
-
-    def noise_variance(self):
-        n = expdesign.N_REPETITIONS
-        within = self.sum_squares - np.square(self.sums).sum(axis=0) / n
-        return within / (n - 1) / max(self.n_images, 1)
-
-
 def _stream_sessions(layout, subject, sessions, shape, coords):
     """Yield (first global trial, (n_trials, n_voxels) PSC) for each session in turn."""
     for index, session in enumerate(sessions):
@@ -81,8 +58,20 @@ def _stream_sessions(layout, subject, sessions, shape, coords):
         yield index * shape[0], raw.read_psc(path, coords)
 
 
-def extract_region(layout, design, subject, region, nsd_ids):
-    """Rebuild one subject's region from raw betas.
+def region_coordinates(layout, subject, regions, spatial_shape, betas_path):
+    """Voxel coordinates of each region, checked against the betas volume."""
+    out = {}
+    for region in regions:
+        mask = raw.region_mask(layout, subject, region)
+        raw.check_mask_matches(mask, betas_path, spatial_shape, subject)
+        out[region] = raw.voxel_coordinates(mask)
+        if out[region].size == 0:
+            raise InputError(layout.roi_dir(subject), f"no voxel of region {region}")
+    return out
+
+
+def extract_subject(layout, design, subject, regions, nsd_ids):
+    """Rebuild several regions of one subject in a single pass over its sessions.
 
     Parameters
     ----------
@@ -92,37 +81,51 @@ def extract_region(layout, design, subject, region, nsd_ids):
         The experimental design.
     subject : int
         Subject number.
-    region : str
-        Brain-Score region.
+    regions : sequence of str
+        Brain-Score regions.
     nsd_ids : (n_images,) array of int
         0-based NSD ids of the images to collect, each shown three times.
 
     Returns
     -------
-    RegionExtraction
+    dict of str to RegionExtraction
     """
     nsd_ids = np.sort(np.asarray(nsd_ids, dtype=np.int64))
     sessions = layout.sessions(subject)
-    shape = raw.betas_shape(layout.betas(subject, sessions[0]))
-    mask = raw.region_mask(layout, subject, region)
-    raw.check_mask_matches(mask, layout.betas(subject, sessions[0]), shape[1:], subject)
-    coords = raw.voxel_coordinates(mask)
-    if coords.size == 0:
-        raise InputError(layout.roi_dir(subject), f"no voxel of region {region}")
+    first_file = layout.betas(subject, sessions[0])
+    shape = raw.betas_shape(first_file)
+    coords = region_coordinates(layout, subject, regions, shape[1:], first_file)
+    bounds = np.cumsum([0] + [len(c) for c in coords.values()])
+    every = np.concatenate(list(coords.values()))
     table = expdesign.trial_table(design, subject, len(sessions), shape[0])
     trials = expdesign.repetition_trials(table, nsd_ids)
-    n_reps = trials.shape[1]
-    raw_reps = np.zeros((n_reps, nsd_ids.size, len(coords)), dtype=np.float32)
-    z_reps = np.zeros((n_reps, nsd_ids.size, len(coords)))
-    noise = _NoiseAccumulator(table, len(coords))
-    for first, psc in _stream_sessions(layout, subject, sessions, shape, coords):
+    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.float32)
+    z_reps = np.zeros(raw_reps.shape)
+    noise = noise_module.NoiseAccumulator(table, len(every))
+    for first, psc in _stream_sessions(layout, subject, sessions, shape, every):
         z = chain.session_zscore(psc)
-        noise.add(np.arange(first, first + shape[0]), z)
+        noise.add(first, z)
         image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))
         raw_reps[rep, image] = psc[trials[image, rep] - first]
         z_reps[rep, image] = z[trials[image, rep] - first]
     ncsnr = chain.ncsnr_from_noise_variance(noise.noise_variance())
-    return RegionExtraction(nsd_ids, coords, trials, raw_reps, z_reps, ncsnr, len(sessions))
+    return {
+        region: RegionExtraction(
+            nsd_ids,
+            coords[region],
+            trials,
+            raw_reps[..., lo:hi],
+            z_reps[..., lo:hi],
+            ncsnr[lo:hi],
+            len(sessions),
+        )
+        for region, lo, hi in zip(coords, bounds[:-1], bounds[1:], strict=True)
+    }
+
+
+def extract_region(layout, design, subject, region, nsd_ids):
+    """Rebuild one subject's region from raw betas (see :func:`extract_subject`)."""
+    return extract_subject(layout, design, subject, [region], nsd_ids)[region]
 
 
 def reference_images(layout, design, subjects):

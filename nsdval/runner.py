@@ -20,7 +20,7 @@ import nbformat
 import papermill
 
 import nsdval
-from nsdval import atomic, checks, html, manifest
+from nsdval import atomic, cache, checks, html, manifest
 from nsdval.errors import MissingInputError, OutputError, ParameterError
 from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
@@ -39,6 +39,7 @@ RESERVED = (
     "benchmark_dir",
 )
 SIDECAR = "results.json"
+CACHE_DIR = ".cache"
 
 
 def default_notebooks_dir():
@@ -70,6 +71,9 @@ class RunConfig:
         Folder of the template notebooks.
     timeout : float or None
         Seconds a cell may run.
+    cache : bool
+        Extract each subject's regions in one pass before the reports and let the reports
+        load them from ``OUT/.cache`` instead of reading the raw betas again.
     command : str
         The command line, for the manifest.
     """
@@ -84,6 +88,7 @@ class RunConfig:
     folders: dict = field(default_factory=dict)
     notebooks_dir: Path = field(default_factory=default_notebooks_dir)
     timeout: float | None = None
+    cache: bool = True
     command: str = ""
 
 
@@ -159,6 +164,8 @@ def plan_jobs(config, subjects, declared_by_template):
     base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
     base.update({k: str(v) for k, v in config.folders.items() if v})
     layout_params = {**base, "regions": ",".join(config.regions)}
+    if config.cache:
+        base["cache_dir"] = str(Path(config.out).resolve() / CACHE_DIR)
     jobs = [_job(LAYOUT, None, None, layout_params, config, declared_by_template, "layout")]
     for subject in subjects:
         for region in config.regions:
@@ -206,6 +213,8 @@ def run_reports(config, *, on_report=None):
     check_overrides(config.parameters, declared)
     out = prepare_out(config.out)
     jobs = plan_jobs(config, subjects, declared)
+    if config.cache:
+        extract_subjects(layout, subjects, config=config, cache_dir=out / CACHE_DIR)
     records = execute_jobs(jobs, out=out, config=config, on_report=on_report)
     inputs = manifest.describe_inputs(
         layout.input_files(subjects, config.regions), root=layout.root
@@ -222,6 +231,30 @@ def prepare_out(out):
         raise OutputError(out, "output path exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     return out.resolve()
+
+
+def extract_subjects(layout, subjects, *, config, cache_dir):
+    """Fill the extraction cache: every region of each subject in one pass, subjects in parallel.
+
+    A subject whose extraction fails is left out of the cache; its reports extract (and
+    fail) on their own, so the error shows in the reports and the batch goes on.
+    """
+    args = [(layout, subject, tuple(config.regions), str(cache_dir)) for subject in subjects]
+    if config.jobs <= 1:
+        for arg in args:
+            _extract_quietly(*arg)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
+        list(pool.map(_extract_quietly, *zip(*args, strict=True)))
+
+
+def _extract_quietly(layout, subject, regions, cache_dir):
+    try:
+        cache.prepare_subject(layout, subject, regions, cache_dir)
+    except Exception:  # the subject's reports will extract themselves and show the error
+        return False
+    return True
 
 
 def execute_jobs(jobs, *, out, config, on_report=None):

@@ -48,15 +48,15 @@ def load_run_inputs(*, nsd_root, variant, regions, **overrides):
     design = load_expdesign(layout.expdesign())
     train = assemblies.load_brainscore_assembly(layout, "train")
     test = assemblies.load_brainscore_assembly(layout, "test")
-    labels = np.unique(np.asarray(train["subject"].values).astype(str))
-    subjects = sorted({int(s[4:]) for s in labels if s[4:].isdigit()})
     return RunInputs(
         layout=layout,
         design=design,
         train=train,
         test=test,
         split_table=assemblies.load_split(layout.split_csv()),
-        reference_ids=extraction.reference_images(layout, design, subjects),
+        reference_ids=extraction.reference_images(
+            layout, design, assemblies.assembly_subjects(train)
+        ),
         region_assemblies={r: assemblies.load_region_assembly(layout, r) for r in regions},
     )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval import assemblies, chain, checks, extraction
+from nsdval import assemblies, cache, chain, checks, extraction
 from nsdval.expdesign import load_expdesign
 from nsdval.layout import detect_layout, subject_label
 
@@ -59,14 +59,15 @@ def load_subject_region(*, nsd_root, subject, region, variant, **overrides):
     region_asm = assemblies.load_region_assembly(layout, region)
     train = assemblies.load_brainscore_assembly(layout, "train")
     test = assemblies.load_brainscore_assembly(layout, "test")
-    subjects = [int(s[4:]) for s in np.unique(train["subject"].values) if str(s)[4:].isdigit()]
     return SubjectRegion(
         layout=layout,
         design=design,
         subject=int(subject),
         label=label,
         region=region,
-        reference_ids=extraction.reference_images(layout, design, sorted(set(subjects))),
+        reference_ids=extraction.reference_images(
+            layout, design, assemblies.assembly_subjects(train)
+        ),
         region_block=_block(region_asm, label, None),
         train_block=_block(train, label, region),
         test_block=_block(test, label, region),
@@ -176,9 +177,11 @@ class Bypass:
     nc_testset: np.ndarray
 
 
-def run_bypass(sr):
-    """Rebuild this subject's region from the raw HDF5 betas."""
-    ext = extraction.extract_region(sr.layout, sr.design, sr.subject, sr.region, sr.reference_ids)
+def run_bypass(sr, cache_dir=""):
+    """Rebuild this subject's region from the raw HDF5 betas (or the run's extraction cache)."""
+    ext = cache.region_extraction(
+        sr.layout, sr.design, sr.subject, sr.region, sr.reference_ids, cache_dir or None
+    )
     averaged = chain.mean_over_repetitions(ext.session_z)
     global_z, reps_z = chain.global_zscore(averaged, ext.session_z)
     nc = chain.noise_ceiling_percent(ext.ncsnr)

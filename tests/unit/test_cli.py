@@ -68,8 +68,14 @@ def test_run_builds_the_config_from_options(captured, tmp_path, capsys):
     assert config.folders["brainscore_dir"] == tmp_path / "bs"
     assert config.folders["assemblies_dir"] is None
     assert config.command.startswith("nsdval run --nsd-root")
+    assert config.cache is True
     out = capsys.readouterr().out
     assert "pass" in out and "index.html" in out
+
+
+def test_no_cache_turns_the_extraction_cache_off(captured, tmp_path):
+    cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o"), "--no-cache"])
+    assert captured["config"].cache is False
 
 
 def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):

@@ -1,0 +1,98 @@
+"""Streaming NSD's noise-ceiling SNR over a subject's sessions in bounded memory.
+
+ncsnr needs, for every image shown exactly three times, the variance of its three
+session-z-scored responses. Sessions arrive one at a time, so each image's running sum is
+kept only while the image is "open" (seen, not yet seen three times) in a pool of slots
+that closed images give back. The pool's size is the largest number of images open at
+once, worked out from the design before reading any betas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nsdval import expdesign
+
+
+def slot_plan(table, n_repetitions=expdesign.N_REPETITIONS):
+    """Assign each trial of a three-times-shown image a running-sum slot.
+
+    A slot freed by an image's last presentation is reused only from the next session on,
+    so a session's updates never mix two images in one slot.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~nsdval.expdesign.trial_table`.
+    n_repetitions : int
+        Presentations that make an image count.
+
+    Returns
+    -------
+    slots : (n_trials,) int64 array
+        Slot of each trial, -1 for trials of images not shown ``n_repetitions`` times.
+    closes : (n_trials,) bool array
+        True at each image's last presentation.
+    n_slots : int
+        Pool size.
+    """
+    ids = expdesign.images_with_repetitions(table, n_repetitions)
+    counted = table["nsd_id"].isin(ids).to_numpy()
+    last = counted & (table["repetition"].to_numpy() == n_repetitions - 1)
+    slots = np.full(len(table), -1, dtype=np.int64)
+    free, pending, owner, n_slots = [], [], {}, 0
+    sessions = table["session"].to_numpy()
+    nsd = table["nsd_id"].to_numpy()
+    for trial in np.flatnonzero(counted):
+        if trial and sessions[trial] != sessions[trial - 1]:
+            free.extend(pending)
+            pending = []
+        image = nsd[trial]
+        if image not in owner:
+            owner[image] = free.pop() if free else n_slots
+            n_slots = max(n_slots, owner[image] + 1)
+        slots[trial] = owner[image]
+        if last[trial]:
+            pending.append(owner.pop(image))
+    return slots, last, n_slots
+
+
+class NoiseAccumulator:
+    """Running sums for the mean within-image variance, fed one session at a time.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The subject's trial table.
+    n_voxels : int
+        Voxels per session block.
+    """
+
+    def __init__(self, table, n_voxels):
+        self.slots, self.closes, n_slots = slot_plan(table)
+        self.sums = np.zeros((n_slots, n_voxels))
+        self.sum_squares = np.zeros(n_voxels)
+        self.sum_of_squared_sums = np.zeros(n_voxels)
+        self.n_images = int(self.closes.sum())
+
+    @property
+    def n_slots(self):
+        """Images held open at the same time, at most."""
+        return self.sums.shape[0]
+
+    def add(self, first_trial, z):
+        """Add one session's z-scored betas, ``(n_trials, n_voxels)`` from ``first_trial``."""
+        trials = np.arange(first_trial, first_trial + z.shape[0])
+        slots = self.slots[trials]
+        keep = slots >= 0
+        np.add.at(self.sums, slots[keep], z[keep])
+        self.sum_squares += np.square(z[keep]).sum(axis=0)
+        closing = slots[self.closes[trials]]
+        self.sum_of_squared_sums += np.square(self.sums[closing]).sum(axis=0)
+        self.sums[closing] = 0.0
+
+    def noise_variance(self):
+        """Mean over images of the unbiased variance across their presentations."""
+        n = expdesign.N_REPETITIONS
+        within = self.sum_squares - self.sum_of_squared_sums / n
+        return within / (n - 1) / max(self.n_images, 1)

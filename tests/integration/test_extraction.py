@@ -1,0 +1,61 @@
+"""One pass per subject gives exactly what region-by-region extraction gives, and the cache
+serves it back only while the inputs are unchanged."""
+
+import os
+
+import numpy as np
+import pytest
+
+from nsdval import assemblies, cache, extraction
+from nsdval.expdesign import load_expdesign
+from nsdval.layout import REGIONS, detect_layout
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def inputs(tiny_tree):
+    layout = detect_layout(tiny_tree)
+    design = load_expdesign(layout.expdesign())
+    train = assemblies.load_brainscore_assembly(layout, "train")
+    ids = extraction.reference_images(layout, design, assemblies.assembly_subjects(train))
+    return layout, design, ids
+
+
+def assert_same(a, b):
+    for name in ("nsd_ids", "coords", "trials", "raw", "session_z", "ncsnr"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.n_sessions == b.n_sessions
+
+
+def test_one_pass_equals_region_by_region(inputs):
+    layout, design, ids = inputs
+    together = extraction.extract_subject(layout, design, 2, REGIONS, ids)
+    for region in REGIONS:
+        assert_same(together[region], extraction.extract_region(layout, design, 2, region, ids))
+
+
+def test_the_cache_serves_identical_arrays(inputs, tmp_path):
+    layout, design, ids = inputs
+    path, made = cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path)
+    assert path.is_file()
+    for region in ("V1", "IT"):
+        assert_same(cache.load(path, region), made[region])
+        assert_same(
+            cache.region_extraction(layout, design, 1, region, ids, tmp_path), made[region]
+        )
+    assert cache.load(path, "V4") is None
+
+
+def test_a_touched_input_changes_the_key(inputs, tmp_path):
+    layout, _, ids = inputs
+    before = cache.cache_key(layout, 1, ids)
+    betas = layout.betas(1, 1)
+    stat = betas.stat()
+    os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    try:
+        assert cache.cache_key(layout, 1, ids) != before
+    finally:
+        os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cache.cache_key(layout, 1, ids) == before
+    assert cache.cache_key(layout, 1, ids[:-1]) != before

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from nsdval import chain, expdesign, noise
+
+
+@pytest.fixture
+def table(rng):
+    n_images, per_session, n_sessions = 80, 40, 5
+    ordering = rng.permutation(np.repeat(np.arange(1, n_images + 1), 3))
+    design = expdesign.ExpDesign(ordering, np.arange(1, n_images + 1)[None, :] * 3, np.array([3]))
+    return expdesign.trial_table(design, 1, n_sessions, per_session)
+
+
+def test_streamed_noise_variance_equals_the_direct_computation(table, rng):
+    z = rng.normal(size=(len(table), 6))
+    acc = noise.NoiseAccumulator(table, 6)
+    for first in range(0, len(table), 40):
+        acc.add(first, z[first : first + 40])
+    ids = expdesign.images_with_repetitions(table)
+    trials = expdesign.repetition_trials(table, ids)
+    direct = chain.noise_ceiling_snr(np.moveaxis(z[trials], 1, 0))
+    np.testing.assert_allclose(chain.ncsnr_from_noise_variance(acc.noise_variance()), direct)
+    assert acc.n_images == ids.size
+
+
+def test_slots_are_reused_so_the_pool_stays_below_the_image_count(table):
+    slots, closes, n_slots = noise.slot_plan(table)
+    counted = slots >= 0
+    assert n_slots < table.loc[counted, "nsd_id"].nunique()
+    assert closes.sum() == table.loc[counted, "nsd_id"].nunique()
+    # within one session a slot never serves two images
+    frame = table.assign(slot=slots)[counted]
+    per_session = frame.groupby(["session", "slot"])["nsd_id"].nunique()
+    assert per_session.max() == 1
