@@ -24,7 +24,16 @@ KERNEL_NAME = "nsdval-python"
 def this_python_kernelspec():
     """Kernelspec that starts ipykernel with the running interpreter."""
     return KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # The kernel's own log is silenced: jupyter_client interrupts every kernel it shuts
+        # down, which ipykernel logs as an error; cell errors reach the notebook regardless.
+        argv=[
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=CRITICAL",
+        ],
         display_name=f"Python ({sys.executable})",
         language="python",
         resource_dir="",
