@@ -109,17 +109,7 @@ def _add_run_options(parser):
         help="regions, e.g. V1,V4 (default: V1,V2,V4,IT)",
     )
     parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        default=[],
-        type=parse_parameter,
-        metavar="NAME=VALUE",
-        help="template parameter override (repeatable)",
-    )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds a cell may run")
+    _add_parameter_options(parser)
     parser.add_argument(
         "--no-cache",
         dest="cache",
@@ -191,7 +181,75 @@ def build_parser():
 
     index = sub.add_parser("index", help="rebuild OUT/index.html from OUT/results.json")
     index.add_argument("out", type=Path)
+    _add_release_commands(sub)
     return parser
+
+
+def _tolerance(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _add_release_commands(sub):
+    """The ``archive``, ``verify`` and ``compare`` subcommands."""
+    _add_archive_command(sub)
+    verify = sub.add_parser("verify", help="check an archive against its SHA256SUMS")
+    verify.add_argument("path", type=Path, metavar="ARCHIVE_OR_DIR")
+    verify.add_argument(
+        "--nsd-root", type=Path, default=None, help="also check the input data files here"
+    )
+    verify.add_argument("--jobs", type=_jobs, default=4, help="files hashed at once")
+    _add_compare_command(sub)
+
+
+def _add_archive_command(sub):
+    from nsdval.manifest import HASH_MODES
+
+    archive = sub.add_parser("archive", help="pack a finished run into a release archive")
+    archive.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="output folder of a run")
+    archive.add_argument("--release", required=True, help="release tag, e.g. v1.2")
+    archive.add_argument(
+        "--out", type=Path, default=None, help="archive folder (default: the one holding RUN_DIR)"
+    )
+    archive.add_argument(
+        "--hash",
+        dest="hash_mode",
+        choices=HASH_MODES,
+        default="sha256",
+        help="input fingerprint: sha256 (default) or size and mtime only",
+    )
+    archive.add_argument(
+        "--nsd-root", type=Path, default=None, help="where the inputs are (default: the run's)"
+    )
+    archive.add_argument("--jobs", type=_jobs, default=4, help="files hashed at once")
+    archive.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+
+
+def _add_compare_command(sub):
+    compare = sub.add_parser("compare", help="what changed between two runs or archives")
+    compare.add_argument("a", type=Path, metavar="A", help="run folder or archive (before)")
+    compare.add_argument("b", type=Path, metavar="B", help="run folder or archive (after)")
+    compare.add_argument(
+        "--atol",
+        "--tolerance",
+        type=_tolerance,
+        default=1e-6,
+        help="absolute tolerance for moved numbers (default 1e-6)",
+    )
+    compare.add_argument(
+        "--rtol", type=_tolerance, default=1e-6, help="relative tolerance (default 1e-6)"
+    )
+    compare.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        help="comparison page (default: B/compare.html for a run folder, else ./compare.html)",
+    )
 
 
 def print_progress(record, done, total):
@@ -308,6 +366,68 @@ def cmd_index(args):
     return EXIT_OK
 
 
+def cmd_archive(args):
+    """``nsdval archive``: write ``nsdval-TAG.tar.gz`` of a finished run."""
+    from nsdval import archive
+
+    path = archive.create_archive(
+        args.run_dir,
+        release=args.release,
+        out_dir=args.out,
+        hash_mode=args.hash_mode,
+        nsd_root=args.nsd_root,
+        workers=args.jobs,
+        overwrite=args.overwrite,
+    )
+    print(path.resolve())
+    return EXIT_OK
+
+
+def cmd_verify(args):
+    """``nsdval verify``: recompute every checksum; exit 1 naming each mismatch."""
+    from nsdval import verify
+
+    report = verify.verify(args.path, nsd_root=args.nsd_root, workers=args.jobs)
+    for problem in report["problems"]:
+        where = "input " if problem["where"] == "nsd-root" else ""
+        print(f"{problem['problem']:<8} {where}{problem['path']}: {problem['detail']}")
+    checked = f"{report['files']} files"
+    if report["inputs"] is not None:
+        checked += f" and {report['inputs']} input files"
+    if report["problems"]:
+        print(f"FAILED: {len(report['problems'])} problem(s) in {checked} of {report['top']}")
+        return EXIT_FAIL
+    print(f"OK: {checked} of {report['top']} match their checksums")
+    return EXIT_OK
+
+
+def cmd_compare(args):
+    """``nsdval compare``: print the differences, write the page; exit 1 on a regression."""
+    from nsdval import compare, html, verify
+    from nsdval.atomic import write_text
+
+    comparison = compare.compare_runs(
+        verify.load_run(args.a), verify.load_run(args.b), atol=args.atol, rtol=args.rtol
+    )
+    for line in compare.summary_lines(comparison):
+        print(line)
+    page = args.html or default_compare_html(args.b)
+    write_text(page, html.render_compare(comparison=comparison))
+    print(f"Comparison: {page.resolve()}")
+    return EXIT_FAIL if comparison["regressions"] else EXIT_OK
+
+
+def default_compare_html(b):
+    """``B/compare.html`` for a run folder; ``./compare.html`` for an archive or extracted one.
+
+    An extracted archive is left alone: a file added there would fail ``nsdval verify``.
+    """
+    b = Path(b)
+    if b.is_dir() and not (b / "SHA256SUMS").exists():
+        return b / "compare.html"
+    return Path("compare.html")
+
+
 def main(argv=None):
     """Entry point of the ``nsdval`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -315,6 +435,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = argv
     commands = {"run": cmd_run, "demo": cmd_demo, "rerun": cmd_rerun, "index": cmd_index}
+    commands.update(archive=cmd_archive, verify=cmd_verify, compare=cmd_compare)
     try:
         if args.command == "synth":
             return cmd_synth(args, parser)

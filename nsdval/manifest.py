@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
 import nsdval
+from nsdval.errors import ParameterError
 
 PACKAGES = (
     "numpy",
@@ -29,6 +31,8 @@ PACKAGES = (
     "ipykernel",
 )
 CHUNK = 8 * 1024 * 1024
+HASH_MODES = ("sha256", "size-mtime")
+"""How input files are fingerprinted: full SHA-256, or size and modification time only."""
 
 
 def package_versions(names=PACKAGES):
@@ -61,15 +65,123 @@ def sha256_file(path, chunk=CHUNK):
     return digest.hexdigest()
 
 
-def describe_inputs(paths, *, root, workers=4):
-    """Size and SHA-256 of each input file, paths relative to ``root`` where possible."""
+def describe_inputs(paths, *, root, workers=4, hash_mode="sha256"):
+    """Describe each input file, paths relative to ``root`` where possible.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        The input files.
+    root : str or Path
+        Folder the recorded paths are relative to.
+    workers : int
+        Files hashed at once (threads; hashing streams each file in chunks).
+    hash_mode : {'sha256', 'size-mtime'}
+        ``sha256`` records size and SHA-256; ``size-mtime`` records size and
+        ``mtime_ns`` without reading the files.
+
+    Returns
+    -------
+    list of dict
+        ``{"path", "size", "hash", "sha256" or "mtime_ns"}`` sorted by path.
+    """
+    check_hash_mode(hash_mode)
     paths = sorted(Path(p) for p in paths)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        digests = list(pool.map(sha256_file, paths))
-    return [
-        {"path": _relative(p, root), "size": p.stat().st_size, "sha256": d}
-        for p, d in zip(paths, digests, strict=True)
-    ]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(lambda p: _describe(p, root, hash_mode), paths))
+
+
+def check_hash_mode(hash_mode):
+    """Return ``hash_mode`` if it is one of :data:`HASH_MODES`, else raise ``ParameterError``."""
+    if hash_mode not in HASH_MODES:
+        raise ParameterError("hash", f"expected one of {', '.join(HASH_MODES)}, got {hash_mode!r}")
+    return hash_mode
+
+
+def _describe(path, root, hash_mode):
+    stat = path.stat()
+    entry = {"path": _relative(path, root), "size": stat.st_size, "hash": hash_mode}
+    if hash_mode == "sha256":
+        entry["sha256"] = sha256_file(path)
+    else:
+        entry["mtime_ns"] = stat.st_mtime_ns
+    return entry
+
+
+def check_inputs(records, *, root, workers=4):
+    """Compare input files on disk with their manifest records.
+
+    Parameters
+    ----------
+    records : list of dict
+        Manifest ``inputs`` entries; each is checked the way it was recorded (SHA-256
+        when it has ``sha256``, else size and ``mtime_ns``).
+    root : str or Path
+        Folder the recorded paths are relative to.
+    workers : int
+        Files hashed at once.
+
+    Returns
+    -------
+    list of dict
+        ``{"path", "problem", "detail"}`` for each file that is ``missing`` or
+        ``altered``, in record order; empty when every file matches.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        found = pool.map(lambda r: _input_problem(r, Path(root)), records)
+        return [problem for problem in found if problem]
+
+
+def _input_problem(record, root):
+    path = root / record["path"]
+    if not path.is_file():
+        return {"path": record["path"], "problem": "missing", "detail": f"no file at {path}"}
+    stat = path.stat()
+    if stat.st_size != record.get("size"):
+        detail = f"size {stat.st_size} bytes, recorded {record.get('size')}"
+    elif "sha256" in record and sha256_file(path) != record["sha256"]:
+        detail = "sha256 differs from the record"
+    elif "sha256" not in record and stat.st_mtime_ns != record.get("mtime_ns"):
+        detail = "modification time differs from the record"
+    else:
+        return None
+    return {"path": record["path"], "problem": "altered", "detail": detail}
+
+
+def git_state(folder):
+    """Commit and dirtiness of the git checkout holding ``folder``, if it is tracked there.
+
+    Returns
+    -------
+    commit : str or None
+        ``HEAD`` of the checkout; ``None`` when ``folder`` is not tracked by git (an
+        installed package) or git is unavailable.
+    dirty : bool or None
+        Whether tracked files differ from ``HEAD``; ``None`` without a commit.
+    """
+    folder = str(folder)
+    tracked = _git(folder, "ls-files", "--error-unmatch", "--", "__init__.py")
+    commit = _git(folder, "rev-parse", "HEAD") if tracked is not None else None
+    if not commit:
+        return None, None
+    status = _git(folder, "status", "--porcelain", "--untracked-files=no")
+    return commit, None if status is None else bool(status)
+
+
+def _git(folder, *args):
+    """Stripped stdout of a git command in ``folder``, ``None`` if it fails."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", folder, *args], capture_output=True, text=True, timeout=30, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def package_git_state():
+    """:func:`git_state` of the folder of the running nsdval package."""
+    return git_state(Path(nsdval.__file__).resolve().parent)
 
 
 def _relative(path, root):
@@ -80,11 +192,18 @@ def _relative(path, root):
 
 
 def build_manifest(*, command, parameters, inputs, timings, created):
-    """The run manifest as a JSON-ready dict."""
+    """The run manifest as a JSON-ready dict.
+
+    ``git_commit`` and ``git_dirty`` describe the checkout nsdval runs from, ``None``
+    when it is an installed package.
+    """
+    commit, dirty = package_git_state()
     return {
         "schema_version": 1,
         "created": created,
         "nsdval_version": nsdval.__version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "command": command,

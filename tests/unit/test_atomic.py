@@ -29,3 +29,16 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path):
         atomic.write_json(path, {"bad": object()})
     assert path.read_text() == '{\n  "ok": true\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_writing_streams_and_a_failure_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "big.tar.gz"
+    with atomic.writing(path) as handle:
+        for _ in range(3):
+            handle.write(b"x" * 1000)
+    assert path.stat().st_size == 3000
+    with pytest.raises(RuntimeError, match="half way"), atomic.writing(path) as handle:
+        handle.write(b"partial")
+        raise RuntimeError("half way")
+    assert path.stat().st_size == 3000
+    assert [p.name for p in tmp_path.iterdir()] == ["big.tar.gz"]

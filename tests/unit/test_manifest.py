@@ -1,6 +1,12 @@
 import hashlib
+import os
+import shutil
+import subprocess
+
+import pytest
 
 from nsdval import manifest
+from nsdval.errors import ParameterError
 
 
 def test_sha256_streams_in_chunks(tmp_path):
@@ -30,3 +36,62 @@ def test_build_manifest_records_versions_and_run_details():
     assert out["packages"]["numpy"] and out["packages"]["papermill"]
     assert out["command"] == "nsdval run" and out["parameters"] == {"jobs": 2}
     assert out["python"].count(".") == 2
+
+
+def test_describe_inputs_in_size_mtime_mode_reads_no_content(tmp_path, monkeypatch):
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    monkeypatch.setattr(manifest, "sha256_file", lambda *a, **k: pytest.fail("hashed"))
+    rows = manifest.describe_inputs([tmp_path / "a.bin"], root=tmp_path, hash_mode="size-mtime")
+    mtime = (tmp_path / "a.bin").stat().st_mtime_ns
+    assert rows == [{"path": "a.bin", "size": 3, "hash": "size-mtime", "mtime_ns": mtime}]
+
+
+def test_describe_inputs_refuses_an_unknown_hash_mode(tmp_path):
+    with pytest.raises(ParameterError, match="parameter 'hash': expected one of sha256, size"):
+        manifest.describe_inputs([], root=tmp_path, hash_mode="md5")
+
+
+def test_check_inputs_names_missing_and_altered_files(tmp_path):
+    for name in ("same", "grown", "edited", "gone", "touched"):
+        (tmp_path / name).write_bytes(b"data")
+    paths = sorted(tmp_path.iterdir())
+    records = manifest.describe_inputs(paths, root=tmp_path, workers=2)
+    records[-1] = manifest.describe_inputs(paths[-1:], root=tmp_path, hash_mode="size-mtime")[0]
+    assert manifest.check_inputs(records, root=tmp_path) == []
+    (tmp_path / "grown").write_bytes(b"data+")
+    (tmp_path / "edited").write_bytes(b"DATA")
+    (tmp_path / "gone").unlink()
+    os.utime(tmp_path / "touched", ns=(1, 1))
+    found = manifest.check_inputs(records, root=tmp_path)
+    assert [(p["path"], p["problem"], p["detail"]) for p in found] == [
+        ("edited", "altered", "sha256 differs from the record"),
+        ("gone", "missing", f"no file at {tmp_path / 'gone'}"),
+        ("grown", "altered", "size 5 bytes, recorded 4"),
+        ("touched", "altered", "modification time differs from the record"),
+    ]
+
+
+def test_git_state_outside_a_checkout_is_none(tmp_path):
+    assert manifest.git_state(tmp_path) == (None, None)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_state_of_a_checkout_gives_commit_and_dirtiness(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "__init__.py").write_text("x = 1\n")
+    git("add", "__init__.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    commit, dirty = manifest.git_state(tmp_path)
+    assert len(commit) == 40 and dirty is False
+    (tmp_path / "__init__.py").write_text("x = 2\n")
+    assert manifest.git_state(tmp_path) == (commit, True)
+    (tmp_path / "untracked").mkdir()
+    assert manifest.git_state(tmp_path / "untracked") == (None, None)
+
+
+def test_build_manifest_records_the_git_state():
+    out = manifest.build_manifest(command="", parameters={}, inputs=[], timings={}, created="")
+    assert {"git_commit", "git_dirty"} <= set(out)
