@@ -339,8 +339,17 @@ def _report_rows(reports: list[dict]) -> list[dict]:
         row["ename"] = (rec.get("error") or {}).get("ename")
         row["seconds"] = rec.get("seconds")
         row["href"] = _href(rec["html"]) if rec.get("html") else None
+        row["rerun"] = _rerun_note(rec.get("rerun"))
         rows.append(row)
     return sorted(rows, key=lambda r: (_rank(r["status"]), r["subject"], r["region"], r["id"]))
+
+
+def _rerun_note(rerun) -> str:
+    """``"re-run 2026-11-24T10:00:00+00:00: tolerance=1e-06"`` for a re-run report, else ''."""
+    if not rerun:
+        return ""
+    changes = ", ".join(f"{k}={fmt_value(v)}" for k, v in (rerun.get("overrides") or {}).items())
+    return f"re-run {rerun.get('at', '')}" + (f": {changes}" if changes else "")
 
 
 def _matrices(rows: list[dict]) -> list[dict]:

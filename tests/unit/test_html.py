@@ -388,3 +388,31 @@ def test_partial_error_and_rerun(notebook):
     page = html.render_report(notebook=notebook, record=rec)
     assert "OSError" in page and 'class="traceback"' not in page
     assert "without overrides" in page and "ran in" not in page
+
+
+def test_index_marks_rerun_reports_with_time_and_overrides():
+    record = {
+        "id": "subj01-V4-assembly_validation",
+        "template": "assembly_validation",
+        "subject": "subj01",
+        "region": "V4",
+        "status": "pass",
+        "notebook": "subj01/V4/assembly_validation.ipynb",
+        "html": "subj01/V4/assembly_validation.html",
+        "seconds": 1.0,
+        "parameters": {},
+        "checks": [],
+        "error": None,
+        "rerun": {"at": "2026-11-24T10:00:00+00:00", "overrides": {"tolerance": 1e-06}},
+    }
+    page = html.render_index(
+        results={
+            "schema_version": 1,
+            "nsdval_version": "0",
+            "created": "c",
+            "nsd_root": "/r",
+            "status": "pass",
+            "reports": [record],
+        }
+    )
+    assert "re-run 2026-11-24T10:00:00+00:00: tolerance=1.00e-06" in page
