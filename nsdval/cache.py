@@ -19,20 +19,11 @@ import numpy as np
 import nsdval
 from nsdval import assemblies, atomic, extraction
 from nsdval.expdesign import load_expdesign
+from nsdval.incremental import file_fingerprint
 from nsdval.layout import subject_label
 
-HEADER_BYTES = 64 * 1024
 FORMAT = 1
 FIELDS = ("coords", "trials", "raw", "session_z", "ncsnr")
-
-
-def file_fingerprint(path):
-    """Size, mtime and SHA-256 of the first bytes of a file, as one string."""
-    path = Path(path)
-    stat = path.stat()
-    with path.open("rb") as handle:
-        head = hashlib.sha256(handle.read(HEADER_BYTES)).hexdigest()
-    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{head}"
 
 
 def subject_inputs(layout, subject):

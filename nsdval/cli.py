@@ -111,6 +111,11 @@ def _add_run_options(parser):
     parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
     _add_parameter_options(parser)
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every report, even those an earlier run into OUT left current",
+    )
+    parser.add_argument(
         "--no-cache",
         dest="cache",
         action="store_false",
@@ -172,9 +177,24 @@ def build_parser():
     )
     rerun.add_argument("--timeout", type=float, default=None)
 
-    synth = sub.add_parser("synth", help="write a synthetic NSD tree")
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic NSD tree",
+        description="Write a synthetic NSD tree. tiny and demo are validation trees for "
+        "nsdval run; full is a benchmark dataset, not a validation tree: one subject at "
+        "subj01's real size (about 1 GB of betas per session, chunked per voxel), its ROI "
+        "volumes and design, and V4 activations of the real feature shape (412 x 64896), "
+        "without assemblies or score (nsdval run exits 2 on it).",
+    )
     synth.add_argument("dir", type=Path, nargs="?", help="folder to create")
-    synth.add_argument("--preset", default="tiny", help="tiny or demo")
+    synth.add_argument("--preset", default="tiny", help="tiny, demo or full")
+    synth.add_argument(
+        "--sessions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sessions to write (full preset only; default 4)",
+    )
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--fault", default=None, help="plant one known defect (see --list-faults)")
     synth.add_argument("--list-faults", action="store_true", help="list the faults and exit")
@@ -253,11 +273,12 @@ def _add_compare_command(sub):
 
 
 def print_progress(record, done, total):
-    """One line per finished report: position, status, scope, template, seconds."""
+    """One line per report: position, status, scope, template, seconds (or "unchanged")."""
     scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
+    took = "unchanged" if record.get("unchanged") else f"{record['seconds']:6.1f} s"
     print(
         f"[{done:>{len(str(total))}}/{total}] {record['status']:<5} {scope:<10} "
-        f"{record['template']:<20} {record['seconds']:6.1f} s",
+        f"{record['template']:<20} {took}",
         flush=True,
     )
 
@@ -297,6 +318,7 @@ def cmd_run(args):
         notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
         timeout=args.timeout,
         cache=args.cache,
+        force=args.force,
         command=shlex.join(["nsdval", *args.argv]),
     )
     results = runner.run_reports(config, on_report=print_progress)
@@ -348,7 +370,9 @@ def cmd_synth(args, parser):
         return EXIT_OK
     if args.dir is None:
         parser.error("synth: DIR is required unless --list-faults is given")
-    path = synth.synthesize(args.dir, preset=args.preset, seed=args.seed, fault=args.fault)
+    path = synth.synthesize(
+        args.dir, preset=args.preset, seed=args.seed, fault=args.fault, sessions=args.sessions
+    )
     print(path.resolve())
     return EXIT_OK
 

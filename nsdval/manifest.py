@@ -65,7 +65,7 @@ def sha256_file(path, chunk=CHUNK):
     return digest.hexdigest()
 
 
-def describe_inputs(paths, *, root, workers=4, hash_mode="sha256"):
+def describe_inputs(paths, *, root, workers=4, hash_mode="sha256", previous=()):
     """Describe each input file, paths relative to ``root`` where possible.
 
     Parameters
@@ -77,18 +77,23 @@ def describe_inputs(paths, *, root, workers=4, hash_mode="sha256"):
     workers : int
         Files hashed at once (threads; hashing streams each file in chunks).
     hash_mode : {'sha256', 'size-mtime'}
-        ``sha256`` records size and SHA-256; ``size-mtime`` records size and
+        ``sha256`` records size, ``mtime_ns`` and SHA-256; ``size-mtime`` records size and
         ``mtime_ns`` without reading the files.
+    previous : sequence of dict
+        Entries of an earlier manifest: a file whose path, size and ``mtime_ns`` are
+        unchanged keeps its recorded SHA-256 instead of being read again (incremental runs
+        over multi-GB betas).
 
     Returns
     -------
     list of dict
-        ``{"path", "size", "hash", "sha256" or "mtime_ns"}`` sorted by path.
+        ``{"path", "size", "hash", "mtime_ns"[, "sha256"]}`` sorted by path.
     """
     check_hash_mode(hash_mode)
     paths = sorted(Path(p) for p in paths)
+    known = {entry.get("path"): entry for entry in previous if entry.get("sha256")}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(lambda p: _describe(p, root, hash_mode), paths))
+        return list(pool.map(lambda p: _describe(p, root, hash_mode, known), paths))
 
 
 def check_hash_mode(hash_mode):
@@ -98,13 +103,14 @@ def check_hash_mode(hash_mode):
     return hash_mode
 
 
-def _describe(path, root, hash_mode):
+def _describe(path, root, hash_mode, known=None):
     stat = path.stat()
     entry = {"path": _relative(path, root), "size": stat.st_size, "hash": hash_mode}
+    entry["mtime_ns"] = stat.st_mtime_ns
     if hash_mode == "sha256":
-        entry["sha256"] = sha256_file(path)
-    else:
-        entry["mtime_ns"] = stat.st_mtime_ns
+        old = (known or {}).get(entry["path"], {})
+        unchanged = (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+        entry["sha256"] = old["sha256"] if unchanged else sha256_file(path)
     return entry
 
 

@@ -20,7 +20,7 @@ import nbformat
 import papermill
 
 import nsdval
-from nsdval import atomic, cache, checks, html, manifest
+from nsdval import atomic, cache, checks, html, incremental, manifest
 from nsdval.errors import MissingInputError, OutputError, ParameterError
 from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
@@ -74,6 +74,8 @@ class RunConfig:
     cache : bool
         Extract each subject's regions in one pass before the reports and let the reports
         load them from ``OUT/.cache`` instead of reading the raw betas again.
+    force : bool
+        Execute every planned report even when an earlier run in ``out`` left a current one.
     command : str
         The command line, for the manifest.
     """
@@ -89,6 +91,7 @@ class RunConfig:
     notebooks_dir: Path = field(default_factory=default_notebooks_dir)
     timeout: float | None = None
     cache: bool = True
+    force: bool = False
     command: str = ""
 
 
@@ -159,11 +162,11 @@ def resolve_subjects(config, layout):
     return tuple(config.subjects)
 
 
-def plan_jobs(config, subjects, declared_by_template):
+def plan_jobs(config, subjects, declared_by_template, *, layout_regions=None):
     """Expand a run into its jobs: the layout report, then every subject x region."""
     base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
     base.update({k: str(v) for k, v in config.folders.items() if v})
-    layout_params = {**base, "regions": ",".join(config.regions)}
+    layout_params = {**base, "regions": ",".join(layout_regions or config.regions)}
     if config.cache:
         base["cache_dir"] = str(Path(config.out).resolve() / CACHE_DIR)
     jobs = [_job(LAYOUT, None, None, layout_params, config, declared_by_template, "layout")]
@@ -212,12 +215,28 @@ def run_reports(config, *, on_report=None):
     }
     check_overrides(config.parameters, declared)
     out = prepare_out(config.out)
-    jobs = plan_jobs(config, subjects, declared)
+    previous = {} if config.force else incremental.previous_records(out)
+    regions = incremental.layout_regions(config.regions, previous)
+    jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
+    prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
+    todo = [
+        job
+        for job in jobs
+        if not incremental.is_current(previous.get(job.id), prints[job.id], out)
+    ]
+    kept = {job.id: previous[job.id] for job in jobs if job not in todo}
+    for done, record in enumerate(kept.values(), 1):
+        _notify(on_report, {**record, "unchanged": True}, done, len(jobs))
     if config.cache:
-        extract_subjects(layout, subjects, config=config, cache_dir=out / CACHE_DIR)
-    records = execute_jobs(jobs, out=out, config=config, on_report=on_report)
+        todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
+        extract_subjects(layout, todo_subjects, config=config, cache_dir=out / CACHE_DIR)
+    executed = execute_jobs(todo, out=out, config=config, on_report=on_report, offset=len(kept))
+    fresh = {r["id"]: {**r, "fingerprint": prints[r["id"]]} for r in executed}
+    records = incremental.merge(jobs, {**kept, **fresh}, previous)
     inputs = manifest.describe_inputs(
-        layout.input_files(subjects, config.regions), root=layout.root
+        layout.input_files(subjects, regions),
+        root=layout.root,
+        previous=incremental.previous_inputs(out),
     )
     return finish_run(
         out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
@@ -240,7 +259,7 @@ def extract_subjects(layout, subjects, *, config, cache_dir):
     fail) on their own, so the error shows in the reports and the batch goes on.
     """
     args = [(layout, subject, tuple(config.regions), str(cache_dir)) for subject in subjects]
-    if config.jobs <= 1:
+    if config.jobs <= 1 or len(args) <= 1:
         for arg in args:
             _extract_quietly(*arg)
         return
@@ -257,8 +276,27 @@ def _extract_quietly(layout, subject, regions, cache_dir):
     return True
 
 
-def execute_jobs(jobs, *, out, config, on_report=None):
-    """Run jobs, ``config.jobs`` at a time; records in job order."""
+def fingerprints(jobs, layout, *, config, subjects, regions):
+    """Fingerprint of every planned job (see :mod:`nsdval.incremental`)."""
+    sessions = {s: layout.sessions(s) for s in layout.subjects()}
+    return {
+        job.id: incremental.job_fingerprint(
+            job,
+            template_path=template_path(config.notebooks_dir, job.template),
+            inputs=incremental.report_inputs(
+                layout, subject=job.subject, region=job.region, subjects=subjects, regions=regions
+            ),
+            sessions=sessions,
+        )
+        for job in jobs
+    }
+
+
+def execute_jobs(jobs, *, out, config, on_report=None, offset=0):
+    """Run jobs, ``config.jobs`` at a time; records in job order.
+
+    ``offset`` reports already counted (kept from an earlier run) in the progress count.
+    """
     kwargs = {
         "out": str(out),
         "notebooks_dir": str(config.notebooks_dir),
@@ -268,14 +306,15 @@ def execute_jobs(jobs, *, out, config, on_report=None):
     if config.jobs <= 1:
         for job in jobs:
             records[job.id] = execute_job(job, **kwargs)
-            _notify(on_report, records[job.id], len(records), len(jobs))
+            _notify(on_report, records[job.id], offset + len(records), offset + len(jobs))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
             futures = {pool.submit(execute_job, job, **kwargs): job for job in jobs}
             for future in as_completed(futures):
                 records[futures[future].id] = future.result()
-                _notify(on_report, records[futures[future].id], len(records), len(jobs))
+                done, total = offset + len(records), offset + len(jobs)
+                _notify(on_report, records[futures[future].id], done, total)
     return [records[job.id] for job in jobs]
 
 

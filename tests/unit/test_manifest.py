@@ -95,3 +95,15 @@ def test_git_state_of_a_checkout_gives_commit_and_dirtiness(tmp_path):
 def test_build_manifest_records_the_git_state():
     out = manifest.build_manifest(command="", parameters={}, inputs=[], timings={}, created="")
     assert {"git_commit", "git_dirty"} <= set(out)
+
+
+def test_describe_inputs_reuses_digests_of_unchanged_files(tmp_path):
+    path = tmp_path / "betas_session01.hdf5"
+    path.write_bytes(b"x" * 100)
+    first = manifest.describe_inputs([path], root=tmp_path)
+    fake = [{**first[0], "sha256": "f" * 64}]  # proves the digest is reused, not recomputed
+    assert manifest.describe_inputs([path], root=tmp_path, previous=fake)[0]["sha256"] == "f" * 64
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    again = manifest.describe_inputs([path], root=tmp_path, previous=fake)
+    assert again[0]["sha256"] == first[0]["sha256"]
