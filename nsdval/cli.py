@@ -116,6 +116,13 @@ def _add_run_options(parser):
         help="execute every report, even those an earlier run into OUT left current",
     )
     parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        metavar="ARCHIVE",
+        help="compare the run with a previous release's archive; the index links to it",
+    )
+    parser.add_argument(
         "--no-cache",
         dest="cache",
         action="store_false",
@@ -319,6 +326,7 @@ def cmd_run(args):
         timeout=args.timeout,
         cache=args.cache,
         force=args.force,
+        compare_with=args.compare_with,
         command=shlex.join(["nsdval", *args.argv]),
     )
     results = runner.run_reports(config, on_report=print_progress)

@@ -344,6 +344,18 @@ def _report_rows(reports: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (_rank(r["status"]), r["subject"], r["region"], r["id"]))
 
 
+def _comparison_link(comparison) -> dict | None:
+    """Link and counts of the comparison with a previous release, when the run made one."""
+    if not comparison:
+        return None
+    return {
+        "href": _href(comparison["html"]),
+        "against": comparison.get("against"),
+        "regressions": comparison.get("regressions", 0),
+        "changed": bool(comparison.get("changed")),
+    }
+
+
 def _rerun_note(rerun) -> str:
     """``"re-run 2026-11-24T10:00:00+00:00: tolerance=1e-06"`` for a re-run report, else ''."""
     if not rerun:
@@ -444,6 +456,7 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
         "reports": rows,
         "benchmark": _benchmark_rows(results.get("benchmark")),
         "provenance": _provenance(manifest),
+        "comparison": _comparison_link(results.get("comparison")),
     }
     return _page(title="nsdval validation run", body=_render("index.html.j2", **context))
 

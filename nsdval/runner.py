@@ -20,7 +20,7 @@ import nbformat
 import papermill
 
 import nsdval
-from nsdval import atomic, cache, checks, html, incremental, manifest
+from nsdval import atomic, cache, checks, compare, html, incremental, manifest, verify
 from nsdval.errors import MissingInputError, OutputError, ParameterError
 from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
@@ -40,6 +40,7 @@ RESERVED = (
 )
 SIDECAR = "results.json"
 CACHE_DIR = ".cache"
+COMPARE_PAGE = "compare.html"
 
 
 def default_notebooks_dir():
@@ -76,6 +77,9 @@ class RunConfig:
         load them from ``OUT/.cache`` instead of reading the raw betas again.
     force : bool
         Execute every planned report even when an earlier run in ``out`` left a current one.
+    compare_with : Path or None
+        A previous release's archive (or run folder) to compare this run with; the index
+        links to the comparison page.
     command : str
         The command line, for the manifest.
     """
@@ -92,6 +96,7 @@ class RunConfig:
     timeout: float | None = None
     cache: bool = True
     force: bool = False
+    compare_with: Path | None = None
     command: str = ""
 
 
@@ -481,7 +486,22 @@ def finish_run(out, records, *, config, inputs, seconds):
         created=created,
     )
     write_run_outputs(out, results, run_manifest)
+    if config.compare_with:
+        results["comparison"] = compare_with_previous(out, config.compare_with)
+        write_run_outputs(out, results, run_manifest)
     return results
+
+
+def compare_with_previous(out, previous):
+    """Compare a finished run with an earlier release; write ``OUT/compare.html``."""
+    comparison = compare.compare_runs(verify.load_run(previous), verify.load_run(out))
+    atomic.write_text(Path(out) / COMPARE_PAGE, html.render_compare(comparison=comparison))
+    return {
+        "against": str(previous),
+        "html": COMPARE_PAGE,
+        "regressions": comparison["regressions"],
+        "changed": comparison["changed"],
+    }
 
 
 def write_run_outputs(out, results, run_manifest):

@@ -145,3 +145,18 @@ def test_compare_a_run_with_itself_and_with_its_archive(clean, packed, capsys):
     assert main(["compare", str(packed), str(clean), "--html", str(clean.parent / "d.html")]) == 0
     out = capsys.readouterr().out
     assert "version release: 'v1.2' -> None" in out and "check " not in out
+
+
+def test_run_compare_with_links_the_previous_release_from_the_index(packed, tmp_path, capsys):
+    tree = synthesize(tmp_path / "tree", preset="tiny", fault="split-seed")
+    out = tmp_path / "run"
+    code = main(
+        ["run", "--nsd-root", str(tree), "--out", str(out), *SMALL, "--compare-with", str(packed)]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 1
+    assert results["comparison"]["against"] == str(packed)
+    assert results["comparison"]["regressions"] >= 1
+    page = (out / "index.html").read_text()
+    assert 'href="compare.html"' in page and "regression" in page
+    assert "split-seed" in (out / "compare.html").read_text()
