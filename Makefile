@@ -7,7 +7,16 @@ DEMO_OUT  ?= reports/demo
 DEMO_DATA ?= .cache/synth-demo
 JOBS    ?= 2
 
-.PHONY: install demo test test-fast bench lint format clean
+# The Brain-Score environment (brainscore-vision 2.4.2 without torch: numpy 1.26, xarray
+# 2022.3, pandas 2.x, scikit-learn 1.5, Python 3.11), built once in $(BS_VENV); `make test`
+# runs the fast suite and the peer tests against Brain-Score's own code there.
+BS_PYTHON ?= python3.11
+BS_VENV   ?= .venv-brainscore
+BS_BIN     = $(BS_VENV)/bin
+BS_STAMP   = $(BS_VENV)/.installed
+BS_REQS    = requirements/brainscore.txt requirements/brainscore-nodeps.txt
+
+.PHONY: install demo test test-fast bench lint format clean brainscore-env peer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,18 +26,37 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(BS_STAMP): pyproject.toml $(BS_REQS)
+	rm -rf $(BS_VENV)
+	$(BS_PYTHON) -m venv $(BS_VENV)
+	$(BS_BIN)/python -m pip install --quiet --upgrade pip
+	$(BS_BIN)/python -m pip install --quiet --no-deps -r requirements/brainscore-nodeps.txt
+	$(BS_BIN)/python -m pip install --quiet --no-warn-conflicts -r requirements/brainscore.txt
+	$(BS_BIN)/python -m pip install --quiet --no-warn-conflicts -c requirements/brainscore.txt -e '.[test]'
+	BS_INSTALL_DEPENDENCIES=no $(BS_BIN)/python .ci/brainscore_env.py
+	touch $(BS_STAMP)
+
+brainscore-env: $(BS_STAMP)
+
+peer: $(BS_STAMP)
+	$(BS_BIN)/python -m pytest -n $(JOBS) -m "not slow"
+	$(BS_BIN)/python -m pytest -n $(JOBS) tests/peer
+
 demo: $(STAMP)
 	$(BIN)/nsdval demo --out $(DEMO_OUT) --data $(DEMO_DATA) --jobs $(JOBS)
 
-test: $(STAMP)
+test: $(STAMP) $(BS_STAMP)
 	$(BIN)/ruff check nsdval tests benchmarks
 	$(BIN)/python -m pytest -n $(JOBS)
+	$(MAKE) peer
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n $(JOBS)
 
+# `make bench BENCH_ARGS=--real` runs every benchmark at NSD's real sizes (GBs in /tmp, ~30 min)
+BENCH_ARGS ?=
 bench: $(STAMP)
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script $(BENCH_ARGS) || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check nsdval tests benchmarks

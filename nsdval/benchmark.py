@@ -7,16 +7,17 @@ the numpy replica in :mod:`nsdval.ridge`, and compares with the reported score.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from nsdval import assemblies, checks, ridge
+from nsdval import assemblies, checks, peer, ridge
 from nsdval.errors import InputError
 
 NC_THRESHOLD = 30.0
 SECTION = "3. Benchmark"
+SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,90 @@ def comparison_table(reported, replica, ridgecv):
     return pd.DataFrame(rows).set_index("subject")
 
 
+def score_with_brainscore(layout, region, *, train, test, enabled=True):
+    """Score the same inputs with Brain-Score's own classes, when Brain-Score is installed.
+
+    Parameters
+    ----------
+    layout : NsdLayout
+        The tree (for the activations).
+    region : str
+    train, test : xarray.DataArray
+        Brain-Score assemblies, or one subject's block of them.
+    enabled : bool
+        ``False`` skips Brain-Score even when it is installed.
+
+    Returns
+    -------
+    record : dict or None
+        ``score.json``-shaped numbers from :func:`nsdval.peer.score_region`; None when
+        Brain-Score is not used. When Brain-Score fails on these files, ``subjects`` is
+        empty and ``error`` says why.
+    note : str
+        One line for the report: what was used, or why not.
+    """
+    if not enabled:
+        return None, "Brain-Score live scoring is turned off (brainscore_live=False)."
+    available, detail = peer.brainscore_status()
+    if not available:
+        return None, f"Brain-Score is not installed in this kernel ({detail}): no live scores."
+    activations = tuple(assemblies.load_activations(layout, region, s) for s in SPLITS)
+    try:
+        record = peer.score_region(train, test, activations, region=region)
+    except Exception as exc:  # Brain-Score fails in many ways on inconsistent files
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return {"subjects": {}, "error": error}, f"Brain-Score ({detail}) failed: {error}"
+    return record, f"Scored live with Brain-Score's own classes ({detail})."
+
+
+def side_by_side(reported, replica, live):
+    """Per subject and number: reported, nsdval replica and Brain-Score live (if any).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (subject, number) with number in raw, ceiling, score; the Brain-Score column
+        only when ``live`` is a record.
+    """
+    rows = []
+    for label in sorted(replica):
+        for key in ("raw", "ceiling", "score"):
+            row = {"subject": label, "number": key}
+            row["reported"] = reported.get("subjects", {}).get(label, {}).get(key, np.nan)
+            row["nsdval replica"] = getattr(replica[label], key)
+            if live is not None:
+                row["Brain-Score live"] = live["subjects"].get(label, {}).get(key, np.nan)
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["subject", "number"])
+
+
+def brainscore_checks(replica, live, *, tolerance):
+    """Checks holding the replica to Brain-Score's live numbers; none without them.
+
+    A subject Brain-Score did not score compares with NaN and fails; when Brain-Score
+    raised, one failing ``brainscore-live`` check carries its error.
+    """
+    if live is None:
+        return []
+    if live.get("error"):
+        detail = f"Brain-Score could not score these files: {live['error']}"
+        return [checks.CheckResult(SECTION, "brainscore-live", "fail", None, None, detail)]
+    results = []
+    for label in sorted(replica):
+        theirs = live["subjects"].get(label, {})
+        for key in ("raw", "ceiling", "score"):
+            result = compare_with_reported(
+                f"brainscore-{key}",
+                getattr(replica[label], key),
+                theirs.get(key, np.nan),
+                tolerance=tolerance,
+                subject=label,
+            )
+            detail = result.detail.replace("vs reported", "vs Brain-Score")
+            results.append(replace(result, detail=detail))
+    return results
+
+
 def replica_checks(reported, replica, *, tolerance):
     """Checks comparing the replica with the reported per-subject raw, ceiling and score.
 
@@ -201,8 +286,12 @@ def region_summary(layout, region, *, train, test):
     return reported, {key: float(summary[key]) for key in ("score", "raw", "ceiling")}, subjects
 
 
-def subject_record(reported, replica, ridgecv):
-    """JSON-ready per-subject numbers for the report sidecar and the index."""
+def subject_record(reported, replica, ridgecv, live=None):
+    """JSON-ready per-subject numbers for the report sidecar and the index.
+
+    ``live`` is the record of :func:`score_with_brainscore`; its subject's numbers are kept
+    under ``brainscore`` when Brain-Score scored.
+    """
     out = {}
     for label, sb in replica.items():
         rep = reported.get("subjects", {}).get(label, {})
@@ -213,6 +302,8 @@ def subject_record(reported, replica, ridgecv):
             "ridgecv": {"raw": cv_r, "alpha": cv_alpha},
             "n_voxels": sb.n_voxels,
         }
+        if live is not None and label in live["subjects"]:
+            out[label]["brainscore"] = dict(live["subjects"][label])
     return out
 
 

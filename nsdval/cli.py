@@ -209,6 +209,7 @@ def build_parser():
     index = sub.add_parser("index", help="rebuild OUT/index.html from OUT/results.json")
     index.add_argument("out", type=Path)
     _add_release_commands(sub)
+    _add_export_command(sub)
     return parser
 
 
@@ -277,6 +278,20 @@ def _add_compare_command(sub):
         default=None,
         help="comparison page (default: B/compare.html for a run folder, else ./compare.html)",
     )
+
+
+def _add_export_command(sub):
+    export = sub.add_parser(
+        "export-benchmark",
+        help="score a model with Brain-Score; write activations and score.json for nsdval",
+        description="Inside the Brain-Score environment: score MODEL on BENCHMARK with "
+        "brainscore_vision and write OUT/REGION/activations_{train,test}.nc and score.json, "
+        "the files nsdval run reads from --benchmark-dir.",
+    )
+    export.add_argument("--benchmark", required=True, help="e.g. Allen2022_fmri.V4-ridge")
+    export.add_argument("--model", required=True, help="a Brain-Score model identifier")
+    export.add_argument("--out", required=True, type=Path, help="benchmark folder to write")
+    export.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
 def print_progress(record, done, total):
@@ -449,6 +464,23 @@ def cmd_compare(args):
     return EXIT_FAIL if comparison["regressions"] else EXIT_OK
 
 
+def cmd_export_benchmark(args):
+    """``nsdval export-benchmark``: write a Brain-Score run's activations and score."""
+    from nsdval import export
+
+    result = export.export_benchmark(
+        benchmark=args.benchmark, model=args.model, out_dir=args.out, overwrite=args.overwrite
+    )
+    for path in result["files"]:
+        print(path.resolve())
+    score = result["score"]
+    print(
+        f"{score['benchmark']} {score['model']}: score {score['score']:.4f}, "
+        f"raw {score['raw']:.4f}, ceiling {score['ceiling']:.4f}"
+    )
+    return EXIT_OK
+
+
 def default_compare_html(b):
     """``B/compare.html`` for a run folder; ``./compare.html`` for an archive or extracted one.
 
@@ -468,6 +500,7 @@ def main(argv=None):
     args.argv = argv
     commands = {"run": cmd_run, "demo": cmd_demo, "rerun": cmd_rerun, "index": cmd_index}
     commands.update(archive=cmd_archive, verify=cmd_verify, compare=cmd_compare)
+    commands["export-benchmark"] = cmd_export_benchmark
     try:
         if args.command == "synth":
             return cmd_synth(args, parser)

@@ -88,3 +88,23 @@ class ParameterError(NsdvalError, ValueError):
 
     def __str__(self):
         return f"parameter {self.name!r}: {self.problem}"
+
+
+class DependencyError(NsdvalError, ImportError):
+    """An optional package that a command needs cannot be imported.
+
+    Parameters
+    ----------
+    package : str
+        The import name, e.g. ``brainscore_vision``.
+    problem : str
+        Why the import failed.
+    """
+
+    def __init__(self, package, problem):
+        self.package = package
+        self.problem = problem
+        super().__init__(package, problem)
+
+    def __str__(self):
+        return f"{self.package} cannot be imported: {self.problem}"

@@ -4,6 +4,12 @@ Streams the subject's sessions one at a time, reads only the region's voxels, z-
 each session and keeps the repetitions of the requested images, raw and z-scored. Along
 the way it accumulates NSD's noise-ceiling SNR over every image shown exactly three
 times. Only the current session is held in memory as float.
+
+When the betas are chunked per voxel, as NSD ships them, the voxels are taken in blocks,
+each streamed through every session: every chunk is still read once, and the working
+memory (one session's values and the noise-ceiling running sums of the block) stays
+within :data:`BLOCK_BYTES` however many sessions and images are open. Other storage
+layouts are read in one block, since each block would read the whole volume again.
 """
 
 from __future__ import annotations
@@ -15,6 +21,11 @@ import numpy as np
 from nsdval import chain, expdesign, raw
 from nsdval import noise as noise_module
 from nsdval.errors import InputError
+
+BLOCK_BYTES = 64 * 2**20
+"""Working memory of one voxel block: running sums and one session's arrays."""
+SESSION_BYTES_PER_VALUE = 40
+"""Bytes per trial and voxel of one session's arrays (int16, float32, float64 and temporaries)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,45 @@ def _stream_sessions(layout, subject, sessions, shape, coords):
         if found != shape:
             raise InputError(path, f"/betas shape {found} differs from session 1's {shape}")
         yield index * shape[0], raw.read_psc(path, coords)
+
+
+def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
+    """Split the voxels into blocks whose working memory fits ``budget`` bytes.
+
+    Parameters
+    ----------
+    n_voxels : int
+        Voxels to extract.
+    n_slots : int
+        Running-sum slots of the noise ceiling (float64 per voxel each).
+    n_trials : int
+        Trials per session.
+    voxel_chunked : bool
+        Whether reading a block costs only its voxels (NSD's per-voxel chunks); otherwise
+        every block would read the whole volume, so all voxels form one block.
+    budget : int or None
+        Bytes per block; :data:`BLOCK_BYTES` by default.
+
+    Returns
+    -------
+    list of slice
+        Contiguous blocks of near-equal size, at least two voxels each (a single column
+        would be reduced in another summation order, changing the last bit of a z-score).
+
+    Examples
+    --------
+    >>> voxel_blocks(5, 1, 1, False)
+    [slice(0, 5, None)]
+    >>> voxel_blocks(7, 0, 1, True, budget=80)
+    [slice(0, 2, None), slice(2, 5, None), slice(5, 7, None)]
+    """
+    if not voxel_chunked:
+        return [slice(0, n_voxels)]
+    budget = BLOCK_BYTES if budget is None else budget
+    per_voxel = 8 * n_slots + SESSION_BYTES_PER_VALUE * n_trials
+    n_blocks = max(1, min(-(-n_voxels // max(1, budget // per_voxel)), n_voxels // 2))
+    bounds = np.linspace(0, n_voxels, n_blocks + 1).round().astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def region_coordinates(layout, subject, regions, spatial_shape, betas_path):
@@ -101,14 +151,18 @@ def extract_subject(layout, design, subject, regions, nsd_ids):
     trials = expdesign.repetition_trials(table, nsd_ids)
     raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.float32)
     z_reps = np.zeros(raw_reps.shape)
-    noise = noise_module.NoiseAccumulator(table, len(every))
-    for first, psc in _stream_sessions(layout, subject, sessions, shape, every):
-        z = chain.session_zscore(psc)
-        noise.add(first, z)
-        image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))
-        raw_reps[rep, image] = psc[trials[image, rep] - first]
-        z_reps[rep, image] = z[trials[image, rep] - first]
-    ncsnr = chain.ncsnr_from_noise_variance(noise.noise_variance())
+    ncsnr = np.empty(len(every))
+    plan = noise_module.slot_plan(table)
+    chunked = raw.betas_voxel_chunked(first_file)
+    for block in voxel_blocks(len(every), plan[2], shape[0], chunked):
+        noise = noise_module.NoiseAccumulator(table, block.stop - block.start, plan)
+        for first, psc in _stream_sessions(layout, subject, sessions, shape, every[block]):
+            z = chain.session_zscore(psc)
+            noise.add(first, z)
+            image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))
+            raw_reps[rep, image, block] = psc[trials[image, rep] - first]
+            z_reps[rep, image, block] = z[trials[image, rep] - first]
+        ncsnr[block] = chain.ncsnr_from_noise_variance(noise.noise_variance())
     return {
         region: RegionExtraction(
             nsd_ids,

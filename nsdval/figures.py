@@ -108,3 +108,42 @@ def neuroid_count_map(counts, *, title):
     fig.colorbar(image, ax=ax, label="neuroids")
     ax.set_title(title)
     return fig
+
+
+def noise_ceiling_scatter(recomputed, assembly, *, volume=None, threshold=30.0, title):
+    """Noise ceiling recomputed from the betas (x) against the stored ones (y), in percent.
+
+    Parameters
+    ----------
+    recomputed : (n_voxels,) array_like
+        From the raw betas.
+    assembly : (n_voxels,) array_like
+        The assembly's ``nc_testset`` (not drawn when its length differs).
+    volume : (n_voxels,) array_like or None
+        From NSD's ``ncsnr.nii.gz``, drawn as small crosses.
+    threshold : float
+        The benchmark's cut, drawn on both axes.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    x = np.asarray(recomputed, dtype=np.float64)
+    fig, ax = _figure(4.6, 4.0)
+    series = [("assembly nc_testset", assembly, "o", "#1565c0")]
+    if volume is not None:
+        series.append(("ncsnr.nii.gz", volume, "x", "#ef6c00"))
+    for label, values, marker, color in series:
+        y = np.asarray(values, dtype=np.float64)
+        if y.shape == x.shape:
+            ax.scatter(x, y, s=8, marker=marker, alpha=0.6, color=color, label=label)
+    ax.plot([0, 100], [0, 100], color="0.4", linewidth=0.8)
+    for line in (ax.axvline, ax.axhline):
+        line(threshold, color=STATUS_COLORS["fail"], linestyle="--", linewidth=0.8)
+    ax.set(xlim=(0, 100), ylim=(0, 100), title=title)
+    ax.set(xlabel="recomputed from raw betas (%)", ylabel="stored noise ceiling (%)")
+    if ax.collections:
+        ax.legend(fontsize="small", loc="upper left")
+    return fig

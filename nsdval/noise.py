@@ -66,10 +66,12 @@ class NoiseAccumulator:
         The subject's trial table.
     n_voxels : int
         Voxels per session block.
+    plan : tuple or None
+        The table's :func:`slot_plan`, when already computed.
     """
 
-    def __init__(self, table, n_voxels):
-        self.slots, self.closes, n_slots = slot_plan(table)
+    def __init__(self, table, n_voxels, plan=None):
+        self.slots, self.closes, n_slots = plan if plan is not None else slot_plan(table)
         self.sums = np.zeros((n_slots, n_voxels))
         self.sum_squares = np.zeros(n_voxels)
         self.sum_of_squared_sums = np.zeros(n_voxels)

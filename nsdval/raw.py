@@ -125,6 +125,13 @@ def betas_shape(path):
         return tuple(int(n) for n in dset.shape)
 
 
+def betas_voxel_chunked(path):
+    """True when a session's ``/betas`` is stored in NSD's per-voxel chunks, unfiltered."""
+    handle, dset = _open_betas(path)
+    with handle:
+        return is_voxel_chunked(dset)
+
+
 def is_voxel_chunked(dset):
     """True when each chunk holds all trials of one voxel, unfiltered."""
     return (

@@ -16,6 +16,7 @@ and give the eigenvector closest to the ones vector zero weight).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,12 +261,12 @@ def spearman_brown(r, *, factor=2.0):
     return factor * r / (1.0 + (factor - 1.0) * r)
 
 
-def split_half_ceiling(reps, *, n_splits=10, random_state=1):
-    """Brain-Score's internal-consistency ceiling over repetitions.
+def split_half_consistency(reps, *, n_splits=10, random_state=1):
+    """Spearman-Brown corrected split-half r per split and voxel.
 
-    Per ShuffleSplit split of the repetition indexes (train_size 0.5), the Pearson r per voxel
-    across images between the mean of each half, Spearman-Brown corrected (factor 2); the
-    median over voxels (NaN ignored, as xarray's median), then the mean over splits.
+    Per ShuffleSplit split of the repetition indexes (train_size 0.5), the Pearson r per
+    voxel across images between the means of the two halves (NaN repetitions skipped, as
+    ``average_repetition`` does), corrected with factor 2.
 
     Parameters
     ----------
@@ -274,18 +275,55 @@ def split_half_ceiling(reps, *, n_splits=10, random_state=1):
 
     Returns
     -------
-    float
+    (n_splits, n_voxels) float64 array
+        NaN where a half mean is constant over images.
     """
     reps = np.asarray(reps, dtype=np.float64)
     if reps.ndim != 3:
         raise ParameterError("reps", f"expected (n_reps, n_images, n_voxels), got {reps.shape}")
-    medians = []
-    for half1, half2 in shuffle_split_indices(
+    splits = shuffle_split_indices(
         reps.shape[0], n_splits=n_splits, train_size=0.5, random_state=random_state
-    ):
-        r = pearson_columns(reps[half1].mean(axis=0), reps[half2].mean(axis=0))
-        medians.append(np.nanmedian(spearman_brown(r)))
-    return float(np.mean(medians))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.stack(
+            [
+                spearman_brown(
+                    pearson_columns(np.nanmean(reps[h1], axis=0), np.nanmean(reps[h2], axis=0))
+                )
+                for h1, h2 in splits
+            ]
+        )
+
+
+def split_half_ceiling(reps, *, n_splits=10, random_state=1, skipna=True):
+    """Brain-Score's internal-consistency ceiling over repetitions.
+
+    The median over voxels of :func:`split_half_consistency`, then the mean over splits.
+    Brain-Score aggregates in two ways, chosen by ``skipna``:
+
+    - ``True``: ``InternalConsistency`` itself (xarray's median and mean skip NaN), the
+      region's overall ceiling in ``score.json``;
+    - ``False``: the per-subject ceiling of ``TrainTestNeuralBenchmark``, ``np.mean`` of
+      ``np.median`` over the subject's voxels: one NaN voxel makes it NaN.
+
+    Parameters
+    ----------
+    reps : (n_reps, n_images, n_voxels) float array
+        Repetitions in the order of their sorted repetition values.
+    skipna : bool
+        Skip NaN voxels and splits.
+
+    Returns
+    -------
+    float
+    """
+    consistency = split_half_consistency(reps, n_splits=n_splits, random_state=random_state)
+    if not skipna:
+        return float(np.mean(np.median(consistency, axis=1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmean(np.nanmedian(consistency, axis=1)))
 
 
 def subject_score(raw, ceiling):
@@ -296,7 +334,8 @@ def subject_score(raw, ceiling):
     >>> subject_score(0.5, 0.5)
     0.5
     """
-    return float(raw) ** 2 / float(ceiling)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(raw) ** 2 / np.float64(ceiling))
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,9 +350,17 @@ class SubjectBenchmark:
 
 
 def _benchmark_from_predictions(predictions, test_reps):
-    r = pearson_columns(predictions, test_reps.mean(axis=0))
-    raw = float(np.nanmedian(r))
-    ceiling = split_half_ceiling(test_reps)
+    """One subject as ``TrainTestNeuralBenchmark`` scores it.
+
+    The target averages the repetitions present (``average_repetition`` skips NaN); raw
+    is the median r over voxels skipping NaN (xarray's median); the subject ceiling
+    propagates NaN (``np.median``), as Brain-Score computes it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = pearson_columns(predictions, np.nanmean(test_reps, axis=0))
+        raw = float(np.nanmedian(r))
+    ceiling = split_half_ceiling(test_reps, skipna=False)
     return SubjectBenchmark(raw, ceiling, subject_score(raw, ceiling), int(r.size), r)
 
 
@@ -380,7 +427,8 @@ def benchmark_summary(subjects, pooled_test_reps):
     -------
     dict
         ``{"score": float, "raw": float, "ceiling": float}``; the ceiling is computed over
-        all voxels of ``pooled_test_reps``, so score != raw ** 2 / ceiling in general.
+        all voxels of ``pooled_test_reps`` (skipping NaN, as ``InternalConsistency``), so
+        score != raw ** 2 / ceiling in general.
     """
     if not subjects:
         raise ParameterError("subjects", "at least one SubjectBenchmark is needed, got none")

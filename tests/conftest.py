@@ -8,3 +8,7 @@ matplotlib.use("Agg")
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261124)
+
+
+# tests/peer runs only in the Brain-Score environment, on its own: `make peer`.
+collect_ignore = ["peer"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nsdval.errors import OutputError
-from nsdval.synth import faults, packager
+from nsdval.errors import OutputError, ParameterError
+from nsdval.synth import faults, full, packager
 from nsdval.synth.betas import region_labels, simulate_betas, write_sessions, zero_sessions
 from nsdval.synth.design import make_design, write_expdesign
 from nsdval.synth.preprocess import (
@@ -34,8 +34,15 @@ ZERO_VOXEL_SESSION = 2
 N_EDGE_ZEROS = 3
 
 
-def synthesize(out_dir, *, preset="tiny", seed=0, fault=None):
+def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
     """Write a synthetic NSD tree in the packaging layout, with known ground truth.
+
+    ``tiny`` and ``demo`` are validation trees: NSD files plus the assemblies, activations
+    and reported scores that ``nsdval run`` checks. ``full`` is a benchmark dataset, not a
+    validation tree: one subject at subj01's real size (betas of (750, 83, 104, 81) per
+    session, about 1 GB each, chunked per voxel), its ROI volumes and design, and V4
+    activations of the real feature shape; no assemblies or score, so ``nsdval run`` exits
+    2 on it. See :mod:`nsdval.synth.full`.
 
     Parameters
     ----------
@@ -46,7 +53,10 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None):
     seed : int
         Seed of all randomness; the same seed gives the same tree.
     fault : str or None
-        One of :data:`nsdval.synth.FAULTS` to plant a known defect in the packaged outputs.
+        One of :data:`nsdval.synth.FAULTS` to plant a known defect in the packaged outputs
+        (not with ``full``, which has none).
+    sessions : int or None
+        Sessions to write, ``full`` only (default 4); the other presets fix their own.
 
     Returns
     -------
@@ -55,13 +65,17 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None):
     """
     sizes = get_preset(preset)
     faults.check_fault(fault)
+    sessions = _session_count(sizes, sessions, fault)
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise OutputError(out_dir, "exists and is not an empty folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        truth = _build(staging, sizes, seed, fault)
+        if sizes.streamed:
+            truth = full.write_full(staging, sizes, sessions, seed)
+        else:
+            truth = _build(staging, sizes, seed, fault)
         about = faults.FAULTS.get(fault) if fault else None
         truth = {
             "preset": preset,
@@ -78,6 +92,23 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _session_count(sizes, sessions, fault):
+    """Check ``sessions`` (and ``fault``) against the preset; the sessions to write."""
+    if not sizes.streamed:
+        if sessions is not None:
+            raise ParameterError(
+                "sessions", f"only the full preset takes a session count, not {sizes.name!r}"
+            )
+        return None
+    if fault is not None:
+        raise ParameterError("fault", f"the {sizes.name} preset has no packaged outputs")
+    if sessions is None:
+        return sizes.sessions[0]
+    if isinstance(sessions, bool) or not isinstance(sessions, (int, np.integer)) or sessions < 1:
+        raise ParameterError("sessions", f"expected a positive integer, got {sessions!r}")
+    return int(sessions)
 
 
 def _build(root, sizes, seed, fault):

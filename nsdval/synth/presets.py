@@ -1,8 +1,10 @@
 """Sizes of the synthetic datasets.
 
 A preset fixes every size of the miniature NSD tree: subjects, volumes, sessions, trials,
-images and region sizes. The presets differ from each other and from the real dataset in
-every size, so that nothing the validator reads can be a hard-coded NSD constant.
+images and region sizes. ``tiny`` and ``demo`` differ from each other and from the real
+dataset in every size, so that nothing the validator reads can be a hard-coded NSD constant.
+``full`` is the exception: one subject at subj01's real size, a benchmark dataset for the
+readers and the ridge (see :mod:`nsdval.synth.full`), not a validation tree.
 """
 
 from __future__ import annotations
@@ -34,14 +36,21 @@ class Preset:
         Further shared images whose third showing falls after the shortest subject's sessions.
     n_twice : int
         Further shared images shown only twice in the whole ordering.
-    region_fractions : dict
-        Fraction of the cortical ribbon given to V1, V2, V4 and IT.
+    region_fractions : dict or None
+        Fraction of the cortical ribbon given to V1, V2, V4 and IT (jittered by up to 10
+        percent); ``None`` when ``region_sizes`` fixes the sizes.
     n_latent : int
         Dimension of the latent image space that drives responses and features.
     n_features : int
         Number of model features in the activations.
     feature_noise : float
         Standard deviation of the noise added to each feature (signal variance is n_latent).
+    region_sizes : dict or None
+        Exact voxel counts of V1, V2, V4 and IT, for the streamed ``full`` preset.
+    streamed : bool
+        Written session by session without holding a subject in memory, without
+        assemblies: the ``full`` benchmark dataset. ``sessions`` is then the default
+        session count and the fewest sessions the design covers.
     """
 
     name: str
@@ -55,6 +64,8 @@ class Preset:
     n_latent: int
     n_features: int
     feature_noise: float
+    region_sizes: dict | None = None
+    streamed: bool = False
 
     @property
     def n_subjects(self):
@@ -109,7 +120,23 @@ _DEMO = Preset(
     feature_noise=6.5,
 )
 
-_PRESETS = {preset.name: preset for preset in (_TINY, _DEMO)}
+_FULL = Preset(
+    name="full",
+    shapes=((81, 104, 83),),  # subj01, NIfTI order; HDF5 (750, 83, 104, 81)
+    sessions=(4,),
+    trials=750,
+    n_assembly=515,
+    n_partial=0,
+    n_twice=15,
+    region_fractions=None,
+    n_latent=8,
+    n_features=64896,  # the V4 feature shape of the seed's benchmark run
+    feature_noise=6.5,
+    region_sizes={"V1": 1350, "V2": 1433, "V4": 687, "IT": 7604},  # subj01
+    streamed=True,
+)
+
+_PRESETS = {preset.name: preset for preset in (_TINY, _DEMO, _FULL)}
 
 PRESETS = tuple(_PRESETS)
 

@@ -5,9 +5,13 @@ reference. It reads the Brain-Score assemblies and the activations as packaged (
 included) and follows NSD_FORMATS: neuroids of the region with ``nc_testset > 30``; per
 subject a ridge (alpha 1, intercept) from features to train responses, Pearson r per voxel
 against the test averages, median over voxels; a split-half ceiling over the repetitions.
+Missing values are treated as Brain-Score treats them: repetition means and the raw median
+skip NaN, so does the region's overall ceiling; a subject's ceiling does not.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from sklearn.linear_model import Ridge
@@ -28,7 +32,8 @@ def pearson_columns(a, b):
     """
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
-    return (a * b).sum(axis=0) / np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=0) / np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
 
 
 def repetition_cube(test):
@@ -48,26 +53,36 @@ def repetition_cube(test):
     return cube, images
 
 
-def ceiling(cube):
+def ceiling(cube, *, pooled=False):
     """Return the split-half ceiling: Spearman-Brown r, median over voxels, mean over splits.
 
     Parameters
     ----------
     cube : (n_images, 3, n_neuroids) float array
         Test values per repetition.
+    pooled : bool
+        The region's ceiling over all neuroids, which skips NaN voxels and splits; a
+        subject's ceiling (``False``) is NaN as soon as one voxel is.
     """
     splitter = ShuffleSplit(n_splits=N_SPLITS, train_size=0.5, random_state=1)
+    median, mean = (np.nanmedian, np.nanmean) if pooled else (np.median, np.mean)
     values = []
-    for half, other in splitter.split(np.arange(cube.shape[1])):
-        r = pearson_columns(cube[:, half].mean(axis=1), cube[:, other].mean(axis=1))
-        values.append(np.median(2 * r / (1 + r)))
-    return float(np.mean(values))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for half, other in splitter.split(np.arange(cube.shape[1])):
+            r = pearson_columns(
+                np.nanmean(cube[:, half], axis=1), np.nanmean(cube[:, other], axis=1)
+            )
+            values.append(median(2 * r / (1 + r)))
+        return float(mean(values))
 
 
 def raw_score(train_x, train_y, test_x, test_y):
     """Return the median Pearson r of ridge predictions against the test averages."""
     model = Ridge(alpha=1.0, fit_intercept=True).fit(train_x, train_y)
-    return float(np.median(pearson_columns(model.predict(test_x), test_y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmedian(pearson_columns(model.predict(test_x), test_y)))
 
 
 def _features(activations, ids):
@@ -102,7 +117,10 @@ def score_region(train, test, activations, region):
     subjects = {}
     for subject in dict.fromkeys(train["subject"].values.tolist()):
         columns = train["subject"].values == subject
-        raw = raw_score(train_x, train_y[:, columns], test_x, cube[:, :, columns].mean(axis=1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            target = np.nanmean(cube[:, :, columns], axis=1)
+        raw = raw_score(train_x, train_y[:, columns], test_x, target)
         subject_ceiling = ceiling(cube[:, :, columns])
         subjects[subject] = {
             "raw": raw,
@@ -112,6 +130,6 @@ def score_region(train, test, activations, region):
     return {
         "score": float(np.mean([s["score"] for s in subjects.values()])),
         "raw": float(np.mean([s["raw"] for s in subjects.values()])),
-        "ceiling": ceiling(cube),
+        "ceiling": ceiling(cube, pooled=True),
         "subjects": subjects,
     }

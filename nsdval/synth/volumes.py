@@ -66,20 +66,61 @@ def make_anatomy(shape_xyz, fractions, rng):
     -------
     Anatomy
     """
+    geometry = _geometry(shape_xyz)
+    n_cortex = geometry["cortex"].sum()
+    sizes = {
+        name: round(share * n_cortex * rng.uniform(0.9, 1.1)) for name, share in fractions.items()
+    }
+    return _labelled_anatomy(geometry, sizes)
+
+
+def sized_anatomy(shape_xyz, sizes):
+    """Build the brain and ROI volumes of one subject with exact region sizes.
+
+    Parameters
+    ----------
+    shape_xyz : tuple of int
+        Volume shape in NIfTI order (X, Y, Z).
+    sizes : dict
+        Voxel count of V1, V2, V4 and IT.
+
+    Returns
+    -------
+    Anatomy
+
+    Examples
+    --------
+    >>> anatomy = sized_anatomy((20, 26, 21), {"V1": 30, "V2": 31, "V4": 12, "IT": 90})
+    >>> [int(anatomy.region_mask(r).sum()) for r in ("V1", "V2", "V4", "IT")]
+    [30, 31, 12, 90]
+    """
+    return _labelled_anatomy(_geometry(shape_xyz), sizes)
+
+
+def _geometry(shape_xyz):
+    """Return the brain, its cortical ribbon and the coordinates that place the regions."""
     u, v, w = _unit_coordinates(tuple(reversed(shape_xyz)))
     radius = np.sqrt(u**2 + v**2 + w**2)
     brain = radius <= 1.0
-    cortex = brain & ~ndimage.binary_erosion(brain, iterations=2)
-    angle = np.arccos(np.clip(-v / np.maximum(radius, 1e-9), -1.0, 1.0))
-    sizes = {
-        name: round(share * cortex.sum() * rng.uniform(0.9, 1.1))
-        for name, share in fractions.items()
+    return {
+        "brain": brain,
+        "cortex": brain & ~ndimage.binary_erosion(brain, iterations=2),
+        "angle": np.arccos(np.clip(-v / np.maximum(radius, 1e-9), -1.0, 1.0)),
+        "ventral": w < 0,
+        "lateral": np.abs(u) >= w,
+        "left": u < 0,
     }
-    prf, streams = _label_cortex(cortex, angle, w < 0, np.abs(u) >= w, sizes)
-    left = u < 0
-    lh = np.where(cortex & left, streams, -1)
-    rh = np.where(cortex & ~left, streams, -1)
-    return Anatomy(brain=brain, prf=prf, lh_streams=lh, rh_streams=rh)
+
+
+def _labelled_anatomy(geometry, sizes):
+    """Label the cortex of a geometry with regions of the given sizes."""
+    cortex = geometry["cortex"]
+    prf, streams = _label_cortex(
+        cortex, geometry["angle"], geometry["ventral"], geometry["lateral"], sizes
+    )
+    lh = np.where(cortex & geometry["left"], streams, -1)
+    rh = np.where(cortex & ~geometry["left"], streams, -1)
+    return Anatomy(brain=geometry["brain"], prf=prf, lh_streams=lh, rh_streams=rh)
 
 
 def _unit_coordinates(shape_zyx):

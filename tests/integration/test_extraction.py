@@ -35,6 +35,14 @@ def test_one_pass_equals_region_by_region(inputs):
         assert_same(together[region], extraction.extract_region(layout, design, 2, region, ids))
 
 
+def test_voxel_blocks_give_the_same_arrays(inputs, monkeypatch):
+    layout, design, ids = inputs
+    whole = extraction.extract_subject(layout, design, 1, REGIONS, ids)
+    monkeypatch.setattr(extraction, "BLOCK_BYTES", 1)  # blocks of two or three voxels
+    for region, ext in extraction.extract_subject(layout, design, 1, REGIONS, ids).items():
+        assert_same(ext, whole[region])
+
+
 def test_the_cache_serves_identical_arrays(inputs, tmp_path):
     layout, design, ids = inputs
     path, made = cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path)

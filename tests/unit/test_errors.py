@@ -21,6 +21,11 @@ from nsdval import errors
             ValueError,
             "parameter 'seed': expected int",
         ),
+        (
+            errors.DependencyError("brainscore_vision", "No module named 'brainscore_core'"),
+            ImportError,
+            "brainscore_vision cannot be imported: No module named 'brainscore_core'",
+        ),
     ],
 )
 def test_errors_read_well_inherit_builtins_and_pickle(error, builtin, text):

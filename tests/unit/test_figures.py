@@ -40,3 +40,18 @@ def test_bars_draw_only_numeric_columns():
     table = pd.DataFrame({"reported": [0.3], "replica": [0.3], "note": ["x"]}, index=["subj01"])
     fig = figures.benchmark_bars(table, title="b")
     assert len(fig.axes[0].containers) == 2
+
+
+def test_noise_ceiling_scatter_draws_each_source_with_the_threshold(rng):
+    recomputed = rng.uniform(0, 100, 50)
+    fig = figures.noise_ceiling_scatter(
+        recomputed, recomputed + 0.1, volume=recomputed, title="nc"
+    )
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "assembly nc_testset",
+        "ncsnr.nii.gz",
+    ]
+    assert ax.get_xlim() == (0, 100)
+    fig = figures.noise_ceiling_scatter(recomputed, np.zeros(0), title="nc")
+    assert len(fig.axes[0].collections) == 0  # an assembly of other voxels is not drawn

@@ -18,6 +18,7 @@ from nsdval.ridge import (
     shuffle_split_indices,
     spearman_brown,
     split_half_ceiling,
+    split_half_consistency,
     subject_score,
 )
 
@@ -260,3 +261,33 @@ def test_bad_parameters_raise():
         score_subjects(x_train, x_test, y_train, np.zeros((3, 20, 2)), ["a"])
     with pytest.raises(ParameterError, match="reps"):
         split_half_ceiling(np.zeros((3, 4)))
+
+
+def test_split_half_ceiling_skips_nan_voxels_only_when_asked():
+    reps = make_reps(20, 3, 20, 6)
+    reps[:, :, 2] = 0.5  # a constant voxel: its split-half r is NaN
+    consistency = split_half_consistency(reps)
+    assert consistency.shape == (10, 6)
+    assert np.isnan(consistency[:, 2]).all() and np.isfinite(consistency[:, [0, 1, 3]]).all()
+    pooled = split_half_ceiling(reps)  # InternalConsistency: xarray's median skips NaN
+    assert pooled == pytest.approx(np.mean(np.nanmedian(consistency, axis=1)))
+    assert np.isnan(split_half_ceiling(reps, skipna=False))  # a subject's ceiling: np.median
+
+
+def test_a_missing_repetition_is_skipped_in_the_target_as_average_repetition_does():
+    x_train, x_test, y_train = make_regression(21, 40, 100, 5, 1.0)
+    test_reps = make_reps(21, 3, 20, 5)
+    prediction = Ridge(alpha=1.0).fit(x_train, y_train).predict(x_test)
+    test_reps[2, 4] = np.nan  # image 4 lacks its third repetition
+    result = score_subject(x_train, x_test, y_train, test_reps)
+    target = np.nanmean(test_reps, axis=0)
+    rs = [pearsonr(prediction[:, v], target[:, v])[0] for v in range(5)]
+    np.testing.assert_allclose(result.r, rs, atol=1e-8)
+
+
+def test_raw_skips_voxels_with_constant_predictions():
+    x_train, x_test, y_train = make_regression(22, 40, 100, 5, 1.0)
+    y_train[:, 1] = 2.0  # predicted as a constant: r is NaN
+    result = score_subject(x_train, x_test, y_train, make_reps(22, 3, 20, 5))
+    assert np.isnan(result.r[1])
+    assert result.raw == pytest.approx(np.median(np.delete(result.r, 1)))

@@ -4,6 +4,7 @@ Expected values are recomputed here with h5py, nibabel, scipy.io and xarray dire
 generator's own helpers are never used to produce them.
 """
 
+import dataclasses
 import filecmp
 import json
 import re
@@ -18,8 +19,9 @@ import scipy.io
 import xarray as xr
 from sklearn.linear_model import Ridge
 
+from nsdval import cli
 from nsdval.errors import OutputError, ParameterError
-from nsdval.synth import FAULTS, PRESETS, synthesize
+from nsdval.synth import FAULTS, PRESETS, full, presets, synthesize, volumes
 
 REGIONS = ["V1", "V2", "V4", "IT"]
 EXPECTED_FAULTS = [
@@ -674,3 +676,140 @@ def test_demo_preset(tmp_path):
     for region in REGIONS:
         report = json.loads((root / "benchmark" / region / "score.json").read_text())
         assert 0.2 <= report["raw"] <= 0.6
+
+
+# ---------------------------------------------------------------- full (benchmark dataset)
+
+SMALL_FULL = {
+    "shapes": ((20, 26, 21),),
+    "trials": 40,
+    "sessions": (3,),
+    "n_assembly": 30,
+    "n_twice": 4,
+    "n_features": 50,
+    "region_sizes": {"V1": 30, "V2": 31, "V4": 12, "IT": 90},
+}
+
+
+@pytest.fixture
+def small_full(monkeypatch):
+    """The full preset's writer on a small volume, through synthesize()."""
+    small = dataclasses.replace(presets.get_preset("full"), **SMALL_FULL)
+    monkeypatch.setitem(presets._PRESETS, "full", small)
+    return small
+
+
+def test_full_preset_has_subj01_real_sizes():
+    full = presets.get_preset("full")
+    assert "full" in PRESETS and full.streamed
+    assert full.shapes == ((81, 104, 83),) and full.trials == 750 and full.sessions == (4,)
+    assert full.region_sizes == {"V1": 1350, "V2": 1433, "V4": 687, "IT": 7604}
+    assert (full.n_assembly, full.n_features) == (515, 64896)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"preset": "tiny", "sessions": 2}, "sessions.*only the full preset"),
+        ({"preset": "full", "sessions": 0}, "sessions.*positive integer"),
+        ({"preset": "full", "sessions": 1.5}, "sessions.*positive integer"),
+        ({"preset": "full", "fault": "ddof1"}, "fault.*no packaged outputs"),
+    ],
+)
+def test_full_preset_parameters(tmp_path, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        synthesize(tmp_path / "out", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_tree_files(small_full, tmp_path):
+    root = synthesize(tmp_path / "full", preset="full", seed=0, sessions=2)
+    assert sorted(p.name for p in root.iterdir()) == [
+        "benchmark",
+        "metadata",
+        "subj01",
+        "synth.json",
+    ]
+    x, y, z = small_full.shapes[0]
+    files = session_files(root, "subj01")
+    assert [p.name for p in files] == ["betas_session01.hdf5", "betas_session02.hdf5"]
+    brain = np.zeros((z, y, x), bool)
+    for path in files:
+        with h5py.File(path, "r") as handle:
+            dset = handle["betas"]
+            assert dset.shape == (40, z, y, x) and dset.dtype == np.int16
+            assert dset.chunks == (40, 1, 1, 1) and dset.compression is None
+            assert dset.id.get_num_chunks() == x * y * z  # every chunk written
+            values = dset[()]
+        brain |= np.any(values != 0, axis=0)
+    truth = json.loads((root / "synth.json").read_text())
+    assert truth["preset"] == "full" and truth["benchmark_dataset"] and truth["sessions"] == 2
+    assert 0 < brain.sum() <= truth["brain_voxels"] < brain.size
+    assert len(truth["seconds_per_session"]) == 2
+    for region, size in SMALL_FULL["region_sizes"].items():
+        assert region_mask(root, "subj01", region).sum() == size
+        assert truth["voxels"][region] == size
+
+
+def test_full_tree_design_and_activations(small_full, tmp_path):
+    root = synthesize(tmp_path / "full", preset="full", seed=0, sessions=2)
+    ordering, subjectim, sharedix = expdesign(root)
+    assert ordering.size == 3 * 40 and subjectim.shape[0] == 1  # design covers 3 sessions
+    columns, counts = np.unique(ordering, return_counts=True)
+    shown3 = columns[(counts == 3) & (columns <= sharedix.size)]
+    images = np.sort(subjectim[0, shown3 - 1] - 1)
+    assert images.size == SMALL_FULL["n_assembly"]
+    acts = {
+        split: xr.open_dataarray(root / "benchmark" / "V4" / f"activations_{split}.nc").load()
+        for split in ("train", "test")
+    }
+    assert acts["train"].shape == (24, 50) and acts["test"].shape == (6, 50)
+    assert all(a.dtype == np.float32 for a in acts.values())
+    ids = np.concatenate([a["stimulus_id"].values for a in acts.values()])
+    assert sorted(ids) == [f"nsd_{i:05d}" for i in images]
+    assert not list(root.glob("assemblies")) and not list(root.glob("brainscore"))
+
+
+def test_full_tree_is_deterministic_and_refused_by_run(small_full, tmp_path, capsys):
+    a = synthesize(tmp_path / "a", preset="full", seed=3, sessions=1)
+    b = synthesize(tmp_path / "b", preset="full", seed=3, sessions=1)
+    np.testing.assert_array_equal(
+        read_betas(session_files(a, "subj01")[0]), read_betas(session_files(b, "subj01")[0])
+    )
+    code = cli.main(["run", "--nsd-root", str(a), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "missing" in err
+
+
+def test_full_writer_functions_on_a_small_shape(tmp_path):
+    anatomy = volumes.sized_anatomy((9, 11, 10), {"V1": 8, "V2": 8, "V4": 4, "IT": 20})
+    model = full.voxel_model(anatomy, 3, np.random.default_rng(0))
+    z_count = anatomy.brain.shape[0]
+    assert sum(model.plane_columns(z).size for z in range(z_count)) == model.snr.size
+    session = {"offset": np.zeros(model.snr.size), "gain": np.ones(model.snr.size)}
+    latents = np.random.default_rng(1).standard_normal((7, 3))
+
+    def source(z):
+        columns = model.plane_columns(z)
+        return full.plane_values(model, columns, latents, session, np.random.default_rng(z))
+
+    full.write_session(tmp_path / "s.hdf5", anatomy.brain, source, 7)
+    with h5py.File(tmp_path / "s.hdf5", "r") as handle:
+        values = handle["betas"][()]
+        assert handle["betas"].chunks == (7, 1, 1, 1)
+    assert values.shape == (7, *anatomy.brain.shape) and values.dtype == np.int16
+    assert np.all(values[:, ~anatomy.brain] == 0)
+    expected = np.concatenate([source(z) for z in range(z_count)], axis=1)
+    np.testing.assert_array_equal(values[:, anatomy.brain], expected)
+
+
+def test_synth_command_passes_sessions(monkeypatch, tmp_path, capsys):
+    seen = {}
+    monkeypatch.setattr(
+        "nsdval.synth.synthesize", lambda path, **kwargs: seen.update(kwargs) or Path(path)
+    )
+    assert cli.main(["synth", str(tmp_path / "t"), "--preset", "full", "--sessions", "2"]) == 0
+    assert seen == {"preset": "full", "seed": 0, "fault": None, "sessions": 2}
+    monkeypatch.undo()
+    assert cli.main(["synth", str(tmp_path / "u"), "--preset", "tiny", "--sessions", "2"]) == 2
+    assert "only the full preset" in capsys.readouterr().err

@@ -1,0 +1,173 @@
+"""The noise ceiling three ways: recomputed from the raw betas, in the assembly, in NSD's volume.
+
+``nc_testset`` is NSD's noise ceiling in percent for averages of three trials,
+``100 ncsnr^2 / (ncsnr^2 + 1/3)`` (NaN -> 0). The benchmark keeps the neuroids above 30, so
+a wrong ``nc_testset`` silently changes which voxels are scored. This module lines up, for
+one subject and region:
+
+- ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.extraction`, NSD's formula over
+  every image shown three times);
+- the assembly's ``nc_testset`` coordinate;
+- NSD's own ``ncsnr.nii.gz`` in the betas folder, when the tree has it (NIfTI (X, Y, Z),
+  NaN outside the brain; ``get_fdata().T`` aligns it with the voxel coordinates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nsdval import chain, checks
+from nsdval.errors import InputError
+
+SECTION = "2. Raw HDF5 bypass"
+NC_THRESHOLD = 30.0
+
+
+def read_ncsnr_volume(path, coords):
+    """NSD's ncsnr at the given voxels of a ``ncsnr.nii.gz`` volume.
+
+    Parameters
+    ----------
+    path : str or Path
+        The NIfTI file, shape (X, Y, Z).
+    coords : (n_voxels, 3) int array
+        Voxel coordinates on the HDF5 spatial axes (Z, Y, X), as ``voxel_x``,
+        ``voxel_y``, ``voxel_z`` of the assemblies.
+
+    Returns
+    -------
+    (n_voxels,) float64 array
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    try:
+        volume = np.asarray(nib.load(path).get_fdata(dtype=np.float64)).T
+    except Exception as exc:  # nibabel raises several types for unreadable files
+        raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
+    coords = np.asarray(coords, dtype=np.int64).reshape(-1, 3)
+    if volume.ndim != 3:
+        raise InputError(path, f"expected a 3-D volume, got shape {volume.shape[::-1]}")
+    if coords.size and (np.any(coords < 0) or np.any(coords.max(axis=0) >= volume.shape)):
+        raise InputError(path, f"voxel coordinates fall outside the volume {volume.shape[::-1]}")
+    return volume[coords[:, 0], coords[:, 1], coords[:, 2]]
+
+
+@dataclass(frozen=True)
+class NoiseCeiling:
+    """One subject and region's noise ceilings, voxel by voxel (percent unless noted).
+
+    Attributes
+    ----------
+    recomputed : (n_voxels,) float64 array
+        From the raw betas.
+    assembly : (n_voxels,) float64 array
+        The assembly's ``nc_testset``; empty when its neuroids are not the ROI's voxels.
+    volume : (n_voxels,) float64 array or None
+        From the tree's ``ncsnr.nii.gz``; None when the tree has none.
+    ncsnr, volume_ncsnr : (n_voxels,) float64 arrays (volume_ncsnr may be None)
+        The SNRs behind ``recomputed`` and ``volume``.
+    volume_path : str
+        Where the volume is (or would be).
+    """
+
+    recomputed: np.ndarray
+    assembly: np.ndarray
+    volume: np.ndarray | None
+    ncsnr: np.ndarray
+    volume_ncsnr: np.ndarray | None
+    volume_path: str
+
+
+def compare_noise_ceilings(layout, subject, *, coords, ncsnr, assembly_nc):
+    """Collect the three noise ceilings of one subject's region.
+
+    Parameters
+    ----------
+    layout : NsdLayout
+    subject : int
+    coords : (n_voxels, 3) int array
+        The ROI's voxels (HDF5 axes), in the order of ``ncsnr``.
+    ncsnr : (n_voxels,) float array
+        Recomputed from the raw betas.
+    assembly_nc : (n_neuroids,) float array
+        The assembly's ``nc_testset`` for this subject and region; compared only when
+        ``n_neuroids == n_voxels`` (the voxel checks report a mismatch).
+
+    Returns
+    -------
+    NoiseCeiling
+    """
+    ncsnr = np.asarray(ncsnr, dtype=np.float64)
+    assembly_nc = np.asarray(assembly_nc, dtype=np.float64)
+    path = layout.ncsnr(subject)
+    volume_ncsnr = read_ncsnr_volume(path, coords) if path.is_file() else None
+    return NoiseCeiling(
+        recomputed=chain.noise_ceiling_percent(ncsnr),
+        assembly=assembly_nc if assembly_nc.shape == ncsnr.shape else np.zeros(0),
+        volume=None if volume_ncsnr is None else chain.noise_ceiling_percent(volume_ncsnr),
+        ncsnr=ncsnr,
+        volume_ncsnr=volume_ncsnr,
+        volume_path=str(path),
+    )
+
+
+def noise_ceiling_checks(nc, *, tolerance):
+    """Checks of the ncsnr volume: against the recomputation and the assembly.
+
+    The recomputed ceiling against the assembly is section 2's ``nc-testset`` check.
+    Without a volume, one passing note says so (NSD ships one; a copy may lack it).
+    """
+    if nc.volume is None:
+        detail = f"no ncsnr volume at {nc.volume_path}; compared with the assembly only"
+        return [
+            checks.condition_check(section=SECTION, name="ncsnr-volume", ok=True, detail=detail)
+        ]
+    return [
+        checks.difference_check(
+            section=SECTION,
+            name="ncsnr-volume",
+            reproduced=nc.recomputed,
+            actual=nc.volume,
+            tolerance=tolerance,
+            what="noise ceilings (percent): raw betas vs ncsnr.nii.gz",
+        ),
+        checks.difference_check(
+            section=SECTION,
+            name="nc-testset-volume",
+            reproduced=nc.volume,
+            actual=nc.assembly,
+            tolerance=tolerance,
+            what="noise ceilings (percent): ncsnr.nii.gz vs nc_testset",
+        ),
+    ]
+
+
+def summary_table(nc, *, threshold=NC_THRESHOLD):
+    """One row per source: voxels, median and mean ceiling, voxels kept, gap to the betas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``raw betas (recomputed)``, ``assembly nc_testset`` and, with a volume,
+        ``ncsnr.nii.gz``.
+    """
+    sources = {"raw betas (recomputed)": nc.recomputed, "assembly nc_testset": nc.assembly}
+    if nc.volume is not None:
+        sources["ncsnr.nii.gz"] = nc.volume
+    rows = {}
+    for name, values in sources.items():
+        same = values.shape == nc.recomputed.shape and values.size > 0
+        gap = float(np.max(np.abs(values - nc.recomputed))) if same else np.nan
+        rows[name] = {
+            "voxels": int(values.size),
+            "median %": float(np.median(values)) if values.size else np.nan,
+            "mean %": float(np.mean(values)) if values.size else np.nan,
+            f"kept (> {threshold:g})": int(np.sum(values > threshold)),
+            "max |diff| vs betas": gap,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
