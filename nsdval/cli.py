@@ -173,16 +173,7 @@ def build_parser():
 
     rerun = sub.add_parser("rerun", help="re-execute one report with changed parameters")
     rerun.add_argument("path", type=Path, help="report folder, e.g. OUT/subj01/V4")
-    rerun.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        default=[],
-        type=parse_parameter,
-        metavar="NAME=VALUE",
-    )
-    rerun.add_argument("--timeout", type=float, default=None)
+    _add_parameter_options(rerun)
 
     synth = sub.add_parser(
         "synth",
