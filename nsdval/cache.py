@@ -10,7 +10,6 @@ for, and the nsdval version, so a changed input is never served from a stale cac
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -63,10 +62,9 @@ def save(path, extractions):
     arrays["meta"] = np.array(
         json.dumps({"regions": list(extractions), "n_sessions": first.n_sessions})
     )
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(path, buffer.getvalue())
+    with atomic.writing(path) as handle:  # streamed: no in-memory copy of the arrays
+        np.savez(handle, **arrays)
 
 
 def load(path, region):

@@ -42,8 +42,9 @@ class RegionExtraction:
         Global trial index of each repetition.
     raw : (n_repetitions, n_images, n_voxels) float32 array
         Percent signal change of each repetition.
-    session_z : (n_repetitions, n_images, n_voxels) float64 array
-        The same values z-scored within their session.
+    session_z : (n_repetitions, n_images, n_voxels) float32 array
+        The same values z-scored within their session (computed in float64, stored in
+        float32 as the assemblies are).
     ncsnr : (n_voxels,) float64 array
         NSD's noise-ceiling SNR from every image shown three times.
     n_sessions : int
@@ -150,7 +151,7 @@ def extract_subject(layout, design, subject, regions, nsd_ids):
     table = expdesign.trial_table(design, subject, len(sessions), shape[0])
     trials = expdesign.repetition_trials(table, nsd_ids)
     raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.float32)
-    z_reps = np.zeros(raw_reps.shape)
+    z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
     ncsnr = np.empty(len(every))
     plan = noise_module.slot_plan(table)
     chunked = raw.betas_voxel_chunked(first_file)

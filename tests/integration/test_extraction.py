@@ -67,3 +67,21 @@ def test_a_touched_input_changes_the_key(inputs, tmp_path):
         os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert cache.cache_key(layout, 1, ids) == before
     assert cache.cache_key(layout, 1, ids[:-1]) != before
+
+
+def test_session_z_is_float32_of_a_direct_float64_computation(inputs):
+    import h5py
+
+    layout, design, ids = inputs
+    ext = extraction.extract_region(layout, design, 1, "V4", ids)
+    assert ext.session_z.dtype == np.float32 and ext.raw.dtype == np.float32
+    with h5py.File(layout.betas(1, 1), "r") as f:
+        whole = f["betas"][:].astype(np.float64) / 300
+    values = whole[:, ext.coords[:, 0], ext.coords[:, 1], ext.coords[:, 2]]
+    std = values.std(axis=0)
+    z = (values - values.mean(axis=0)) / np.where(std == 0, 1, std)
+    image, rep = np.nonzero(ext.trials < whole.shape[0])
+    assert image.size > 0
+    expected = z[ext.trials[image, rep]]
+    np.testing.assert_allclose(ext.session_z[rep, image], expected, rtol=1e-6, atol=1e-6)
+    assert not np.array_equal(ext.session_z[rep, image], expected)  # stored rounded
