@@ -16,7 +16,7 @@ BS_BIN     = $(BS_VENV)/bin
 BS_STAMP   = $(BS_VENV)/.installed
 BS_REQS    = requirements/brainscore.txt requirements/brainscore-nodeps.txt
 
-.PHONY: install demo test test-fast bench lint format clean brainscore-env peer
+.PHONY: install demo test test-fast bench lint format clean brainscore-env peer browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,13 @@ peer: $(BS_STAMP)
 demo: $(STAMP)
 	$(BIN)/nsdval demo --out $(DEMO_OUT) --data $(DEMO_DATA) --jobs $(JOBS)
 
-test: $(STAMP) $(BS_STAMP)
+# The browser tests (tests/browser) drive Debian's Chromium headless through Playwright;
+# installed here when missing (CI is a fresh Debian machine, run as root). Never `playwright install`.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+
+test: $(STAMP) $(BS_STAMP) browser-deps
 	$(BIN)/ruff check nsdval tests benchmarks
 	$(BIN)/python -m pytest -n $(JOBS)
 	$(MAKE) peer

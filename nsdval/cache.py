@@ -21,8 +21,8 @@ from nsdval.expdesign import load_expdesign
 from nsdval.incremental import file_fingerprint
 from nsdval.layout import subject_label
 
-FORMAT = 1
-FIELDS = ("coords", "trials", "raw", "session_z", "ncsnr")
+FORMAT = 2
+FIELDS = ("coords", "trials", "betas", "session_z", "ncsnr")
 
 
 def subject_inputs(layout, subject):

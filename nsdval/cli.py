@@ -109,6 +109,21 @@ def _add_run_options(parser):
         help="regions, e.g. V1,V4 (default: V1,V2,V4,IT)",
     )
     parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where the notebooks run: this machine's process pool (default) or a "
+        "dask.distributed cluster (needs --scheduler; OUT and the NSD root must be on a "
+        "filesystem the workers share)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="dask scheduler address, e.g. tcp://HOST:8786; local or local:N starts a "
+        "local cluster of --jobs (or N) worker processes",
+    )
     _add_parameter_options(parser)
     parser.add_argument(
         "--force",
@@ -314,18 +329,25 @@ def _summarise(results, out):
 
 def cmd_run(args):
     """``nsdval run``."""
-    from nsdval import runner
+    from nsdval import executors, runner
 
+    executors.check_choice(args.executor, args.scheduler)
+    if args.executor == "dask":
+        executors.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
+    # workers run elsewhere, in other working folders: give them absolute paths
+    absolute = args.executor == "dask"
     config = runner.RunConfig(
-        nsd_root=args.nsd_root,
+        nsd_root=args.nsd_root.resolve() if absolute else args.nsd_root,
         out=args.out,
         subjects=args.subjects,
         regions=args.regions,
         jobs=args.jobs,
+        executor=args.executor,
+        scheduler=args.scheduler,
         parameters=dict(args.parameters),
         variant=args.variant,
         folders={
-            f"{n}_dir": getattr(args, f"{n}_dir")
+            f"{n}_dir": _absolute(getattr(args, f"{n}_dir"), absolute)
             for n in ("assemblies", "brainscore", "benchmark")
         },
         notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
@@ -337,6 +359,10 @@ def cmd_run(args):
     )
     results = runner.run_reports(config, on_report=print_progress)
     return _summarise(results, args.out)
+
+
+def _absolute(path, wanted):
+    return path.resolve() if path is not None and wanted else path
 
 
 def default_demo_data(preset):
@@ -483,6 +509,13 @@ def default_compare_html(b):
     return Path("compare.html")
 
 
+INTERRUPTED = {
+    "run": "nsdval: interrupted: finished reports are kept and the previous index.html and "
+    "results.json are unchanged; run the same command again to complete the others",
+}
+INTERRUPTED["demo"] = INTERRUPTED["run"]
+
+
 def main(argv=None):
     """Entry point of the ``nsdval`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -502,5 +535,5 @@ def main(argv=None):
         print(f"nsdval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("nsdval: interrupted", file=sys.stderr)
+        print(INTERRUPTED.get(args.command, "nsdval: interrupted"), file=sys.stderr)
         return 130

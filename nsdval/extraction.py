@@ -22,7 +22,7 @@ from nsdval import chain, expdesign, raw
 from nsdval import noise as noise_module
 from nsdval.errors import InputError
 
-BLOCK_BYTES = 64 * 2**20
+BLOCK_BYTES = 32 * 2**20
 """Working memory of one voxel block: running sums and one session's arrays."""
 SESSION_BYTES_PER_VALUE = 40
 """Bytes per trial and voxel of one session's arrays (int16, float32, float64 and temporaries)."""
@@ -40,8 +40,8 @@ class RegionExtraction:
         Voxel indexes along the HDF5 spatial axes, argwhere order.
     trials : (n_images, n_repetitions) int64 array
         Global trial index of each repetition.
-    raw : (n_repetitions, n_images, n_voxels) float32 array
-        Percent signal change of each repetition.
+    betas : (n_repetitions, n_images, n_voxels) int16 array
+        The raw betas of each repetition as stored (percent signal change x 300).
     session_z : (n_repetitions, n_images, n_voxels) float32 array
         The same values z-scored within their session (computed in float64, stored in
         float32 as the assemblies are).
@@ -54,20 +54,20 @@ class RegionExtraction:
     nsd_ids: np.ndarray
     coords: np.ndarray
     trials: np.ndarray
-    raw: np.ndarray
+    betas: np.ndarray
     session_z: np.ndarray
     ncsnr: np.ndarray
     n_sessions: int
 
 
 def _stream_sessions(layout, subject, sessions, shape, coords):
-    """Yield (first global trial, (n_trials, n_voxels) PSC) for each session in turn."""
+    """Yield (first global trial, (n_trials, n_voxels) int16 betas) for each session."""
     for index, session in enumerate(sessions):
         path = layout.betas(subject, session)
         found = raw.betas_shape(path)
         if found != shape:
             raise InputError(path, f"/betas shape {found} differs from session 1's {shape}")
-        yield index * shape[0], raw.read_psc(path, coords)
+        yield index * shape[0], raw.read_voxels(path, coords)
 
 
 def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
@@ -150,18 +150,18 @@ def extract_subject(layout, design, subject, regions, nsd_ids):
     every = np.concatenate(list(coords.values()))
     table = expdesign.trial_table(design, subject, len(sessions), shape[0])
     trials = expdesign.repetition_trials(table, nsd_ids)
-    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.float32)
+    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.int16)
     z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
     ncsnr = np.empty(len(every))
     plan = noise_module.slot_plan(table)
     chunked = raw.betas_voxel_chunked(first_file)
     for block in voxel_blocks(len(every), plan[2], shape[0], chunked):
         noise = noise_module.NoiseAccumulator(table, block.stop - block.start, plan)
-        for first, psc in _stream_sessions(layout, subject, sessions, shape, every[block]):
-            z = chain.session_zscore(psc)
+        for first, betas in _stream_sessions(layout, subject, sessions, shape, every[block]):
+            z = chain.session_zscore(chain.psc_from_int16(betas))
             noise.add(first, z)
             image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))
-            raw_reps[rep, image, block] = psc[trials[image, rep] - first]
+            raw_reps[rep, image, block] = betas[trials[image, rep] - first]
             z_reps[rep, image, block] = z[trials[image, rep] - first]
         ncsnr[block] = chain.ncsnr_from_noise_variance(noise.noise_variance())
     return {

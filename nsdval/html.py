@@ -3,11 +3,20 @@
 Records arrive already computed; this module only lays them out with the Jinja files in the
 repository's ``templates/`` and returns strings. Autoescaping is always on; the trusted
 fragments are nbconvert's rendering of the notebook and elements rendered from templates.
+
+Every page works offline: the stylesheet and the few lines of JavaScript (the index's filters
+and sorting, the reports' "show all code") are inlined, images are ``data:`` URIs, external
+``src``/``href`` URLs in notebook output are neutralised, and a Content-Security-Policy
+``<meta>`` forbids every load and every script but nsdval's own (allowed by hash), so markup
+that slips into a notebook's HTML output can neither run nor fetch anything.
 """
 
 from __future__ import annotations
 
+import ast
+import base64
 import functools
+import hashlib
 import html as _html
 import json
 import math
@@ -20,6 +29,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 from nbconvert import HTMLExporter
+from nbconvert.filters import strip_ansi
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from nsdval.errors import InputError
@@ -31,9 +41,34 @@ REGION_ORDER = ("V1", "V2", "V4", "IT")
 SUMMARY_TAG = "nsdval-summary"
 """Regions in display order; other regions follow, sorted by name."""
 
-_PAGE_IDS = ("summary", "errorbox", "checks", "rerun", "parameters", "contents", "notebook")
+_PAGE_IDS = (
+    "summary",
+    "errorbox",
+    "checks",
+    "rerun",
+    "parameters",
+    "contents",
+    "notebook",
+    "show-code",
+)
 _HEADING = re.compile(r'<h([1-3]) id="([^"]*)">(.*?)</h\1>', re.DOTALL)
-_EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*(["'])\s*((?:https?:)?//[^"']*)\1""", re.I)
+_URL_ATTRS = r"(?:src|href|srcset|action|formaction|poster|data|background|xlink:href)"
+_FOREIGN = r"(?:(?:[a-z][a-z0-9+.-]*:)?//|(?:java|vb)script:)"
+"""A URL that leaves the page's folder (``scheme://``, ``//host``) or runs code."""
+_EXTERNAL = re.compile(
+    rf"""(?<![\w:-]){_URL_ATTRS}\s*=\s*(?:(["'])\s*({_FOREIGN}[^"']*)\1"""
+    rf"""|({_FOREIGN}[^\s"'=<>`]+))""",
+    re.I,
+)
+_ACTIVE = "script|iframe|frame|frameset|object|embed|applet"
+_ACTIVE_BLOCK = re.compile(rf"<({_ACTIVE})\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_ACTIVE_TAG = re.compile(rf"</?(?:{_ACTIVE}|link|base|meta)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[a-z][^<>]*>", re.I)
+_HANDLER = re.compile(r"(\s)on([a-z]+\s*=)", re.I)
+INJECTED_TAG = "injected-parameters"
+"""The tag papermill gives the cell holding the parameters it injected."""
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+"""A report page above this size is still written; the tests hold pages below it."""
 
 
 def templates_dir() -> Path:
@@ -166,8 +201,52 @@ def notebook_body(nb) -> tuple[str, list[dict]]:
         ``fragment``.
     """
     fragment, _ = _exporter().from_notebook_node(nb)
-    fragment = _EXTERNAL.sub(r"data-blocked-url=\1\2\1", fragment)
-    return _heading_anchors(fragment, used=set(_PAGE_IDS))
+    return _heading_anchors(neutralise(fragment), used=set(_PAGE_IDS))
+
+
+def neutralise(fragment: str) -> str:
+    """Make notebook HTML inert: nothing in it can load, embed or run anything.
+
+    Scripts, frames, objects and embeds become a visible "omitted" note; ``link``, ``base``
+    and ``meta`` tags go; ``on...=`` event handlers become ``data-blocked-on...``; and
+    external or ``javascript:`` URLs move to ``data-blocked-url``. The page's
+    Content-Security-Policy blocks the same things again; this keeps the HTML honest.
+
+    Examples
+    --------
+    >>> neutralise('<p onclick="x()">a</p><script>alert(1)</script><a href="//x.org">b</a>')
+    '<p data-blocked-onclick="x()">a</p><span class="output_omitted">[script omitted]</span><a data-blocked-url="//x.org">b</a>'
+    """  # noqa: E501
+
+    def omitted(match):
+        return f'<span class="output_omitted">[{match.group(1).lower()} omitted]</span>'
+
+    fragment = _ACTIVE_TAG.sub("", _ACTIVE_BLOCK.sub(omitted, fragment))
+    fragment = _TAG.sub(lambda tag: _HANDLER.sub(r"\1data-blocked-on\2", tag.group(0)), fragment)
+    return _EXTERNAL.sub(_block_url, fragment)
+
+
+def _block_url(match) -> str:
+    """Move one external URL attribute to ``data-blocked-url``, keeping it readable."""
+    quote_char, quoted, bare = match.groups()
+    url = quoted if quoted is not None else bare
+    return f'data-blocked-url="{_html.escape(_html.unescape(url), quote=True)}"'
+
+
+def markdown_text(value) -> str:
+    r"""Return ``value`` as literal text for one cell of a Markdown table.
+
+    HTML is escaped and Markdown punctuation backslash-escaped, so the text shows as typed
+    in any Markdown renderer (Jupyter, nbconvert, GitHub); newlines become spaces.
+
+    Examples
+    --------
+    >>> print(markdown_text("<b>x</b> | *y* & [z](javascript:1)"))
+    &lt;b&gt;x&lt;/b&gt; \| \*y\* &amp; \[z\]\(javascript:1\)
+    """
+    text = " ".join(str(value).splitlines())
+    text = re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", text)
+    return _html.escape(text, quote=False)
 
 
 def _heading_anchors(fragment: str, *, used: set) -> tuple[str, list[dict]]:
@@ -290,10 +369,12 @@ def render_report(*, notebook, record: dict, title: str | None = None) -> str:
     checks = _check_rows(record, source)
     where = " · ".join(p for p in (record.get("subject"), record.get("region")) if p)
     title = title or " — ".join(p for p in (record.get("template"), where) if p)
-    body, toc = notebook_body(notebook)
+    body, headings = notebook_body(notebook)
     html_path = record.get("html") or "report.html"
     notebook_path = record.get("notebook")
     rerun = record.get("rerun") or {}
+    error = _error(record.get("error"), notebook)
+    parameters, injected = _parameters(notebook, record.get("parameters"))
     context = {
         "title": title,
         "status": status,
@@ -302,7 +383,7 @@ def render_report(*, notebook, record: dict, title: str | None = None) -> str:
         "notebook_href": _href(notebook_path, start=html_path) if notebook_path else None,
         "seconds": record.get("seconds"),
         "counts": _counts(row["status"] for row in checks),
-        "error": _pick(record.get("error"), ("ename", "evalue", "cell_index", "traceback")),
+        "error": error,
         "error_anchor": 'id="papermill-error-cell"' in body,
         "checks": _render(
             "checks.html.j2", checks=checks, show_where=any(row["where"] for row in checks)
@@ -310,15 +391,157 @@ def render_report(*, notebook, record: dict, title: str | None = None) -> str:
         "rerun": _pick(rerun, ("at",)) | {"overrides": _items(rerun.get("overrides"))}
         if rerun
         else None,
-        "parameters": _items(record.get("parameters")),
-        "toc": toc,
+        "parameters": parameters,
+        "injected": injected,
+        "toc": _report_toc(error=bool(error), rerun=bool(rerun), headings=headings),
+        "n_code_cells": body.count('<details class="input">'),
         "notebook_body": Markup(body),
     }
-    return _page(title=title, body=_render("report.html.j2", **context))
+    return _page(
+        title=title,
+        body=_render("report.html.j2", **context),
+        script="report.js",
+        page_class="report",
+    )
 
 
-def _page(*, title: str, body: Markup) -> str:
-    return str(_render("page.html.j2", title=title, body=body))
+def _error(error: dict | None, notebook) -> dict | None:
+    """The record's error for the error box, with the failing cell's source when known.
+
+    The source comes from the record (``cell_source``) or else from the cell papermill
+    marked as raising (or the first cell with an error output); tracebacks lose their ANSI
+    colour codes.
+    """
+    if not error:
+        return None
+    shown = _pick(error, ("ename", "evalue", "cell_index", "traceback"))
+    shown["traceback"] = strip_ansi(shown["traceback"]) if shown["traceback"] else None
+    source = error.get("cell_source")
+    if not source:
+        cell = _failing_cell(notebook)
+        source = cell.get("source") if cell is not None else None
+    shown["cell_source"] = str(source) if source else None
+    return shown
+
+
+def _failing_cell(notebook):
+    """The code cell papermill marked as raising, else the first with an error output."""
+    code = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    for cell in code:
+        if ((cell.get("metadata") or {}).get("papermill") or {}).get("exception") is True:
+            return cell
+    for cell in code:
+        if any(out.get("output_type") == "error" for out in cell.get("outputs") or []):
+            return cell
+    return None
+
+
+def _parameters(notebook, recorded: dict | None) -> tuple[list[dict], bool]:
+    """The report's parameters: the template's defaults and what papermill injected.
+
+    Returns
+    -------
+    rows : list of dict
+        ``{"name", "value", "origin"}``: ``value`` is the Python source text of the value in
+        effect and ``origin`` is ``"injected"`` or ``"default"``; when the notebook has no
+        papermill cells, the recorded parameters, each with origin ``"recorded"``.
+    injected : bool
+        Whether the notebook holds papermill's injected-parameters cell.
+    """
+    cells = notebook.get("cells", [])
+
+    def tagged(tag):
+        found = [c for c in cells if tag in ((c.get("metadata") or {}).get("tags") or [])]
+        return _assignments(found[0].get("source", "")) if found else None
+
+    defaults, injected = tagged("parameters"), tagged(INJECTED_TAG)
+    if injected is None:
+        rows = [
+            {"name": name, "value": fmt_value(value), "origin": "recorded"}
+            for name, value in _items(recorded)
+        ]
+        return rows, False
+    effective = {**(defaults or {}), **injected}  # defaults' order, then injected-only names
+    rows = [
+        {"name": name, "value": value, "origin": "injected" if name in injected else "default"}
+        for name, value in effective.items()
+    ]
+    return rows, True
+
+
+def _assignments(source) -> dict[str, str]:
+    r"""``{name: value source}`` of the top-level assignments in a parameters cell.
+
+    Examples
+    --------
+    >>> _assignments('# Parameters\nregion: str = "V4"\nsubject = 1\nx = y = 2')
+    {'region': '"V4"', 'subject': '1'}
+    """
+    source = "".join(source) if isinstance(source, list) else str(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            found[target.id] = ast.get_source_segment(source, value) or ""
+    return found
+
+
+def _report_toc(*, error: bool, rerun: bool, headings: list[dict]) -> list[dict]:
+    """The report's table of contents: its own sections, the notebook's headings nested."""
+    sections = [
+        ("errorbox", "Execution error", error),
+        ("checks", "Checks", True),
+        ("rerun", "Re-run", rerun),
+        ("parameters", "Parameters", True),
+        ("notebook", "Notebook", True),
+    ]
+    toc = [{"id": i, "title": t, "level": 1} for i, t, shown in sections if shown]
+    return toc + [{**h, "level": h["level"] + 1} for h in headings]
+
+
+@functools.lru_cache(maxsize=4)
+def _script(name: str) -> tuple[Markup, str]:
+    """One of nsdval's scripts in ``templates/`` and its CSP hash source (``'sha256-...'``)."""
+    text = (templates_dir() / name).read_text(encoding="utf-8")
+    if "</" in text:
+        raise ValueError(f"{name} must not contain '</' (it is inlined in a <script>)")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+    return Markup(text), f"'sha256-{digest}'"
+
+
+def content_security_policy(script_hashes=()) -> str:
+    """The pages' Content-Security-Policy: nothing loads, only the listed scripts run.
+
+    Examples
+    --------
+    >>> content_security_policy()[:40]
+    "default-src 'none'; script-src 'none'; s"
+    """
+    scripts = " ".join(script_hashes) or "'none'"
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def _page(*, title: str, body: Markup, script: str | None = None, page_class: str = "") -> str:
+    """Wrap ``body`` in the document shell with ``script`` (a file of ``templates/``) inlined."""
+    code, digest = _script(script) if script else (None, None)
+    csp = content_security_policy([digest] if digest else ())
+    return str(
+        _render(
+            "page.html.j2", title=title, body=body, script=code, csp=csp, page_class=page_class
+        )
+    )
 
 
 def _region_key(region: str) -> tuple[int, str]:
@@ -340,6 +563,8 @@ def _report_rows(reports: list[dict]) -> list[dict]:
         row["seconds"] = rec.get("seconds")
         row["href"] = _href(rec["html"]) if rec.get("html") else None
         row["rerun"] = _rerun_note(rec.get("rerun"))
+        row["rank"] = _rank(row["status"])
+        row["region_key"] = "{:02d}{}".format(*_region_key(row["region"])) if row["region"] else ""
         rows.append(row)
     return sorted(rows, key=lambda r: (_rank(r["status"]), r["subject"], r["region"], r["id"]))
 
@@ -380,18 +605,40 @@ def _matrices(rows: list[dict]) -> list[dict]:
     return matrices
 
 
-def _benchmark_rows(benchmark: dict | None) -> list[dict]:
-    """Return reported vs replica score, raw and ceiling per region, with differences."""
+def _benchmark_rows(benchmark: dict | None, reports: list[dict] | None = None) -> list[dict]:
+    """Return reported vs replica score, raw and ceiling per region, with differences.
+
+    Each row carries the status of the layout report's matching ``region-<metric>`` check
+    (None when the run has none) and, on a region's first row, ``span`` (its row count) and
+    the benchmark's identifier; later rows of the region have ``span`` 0.
+    """
+    verdicts = {
+        (check.get("region"), check.get("name")): check.get("status")
+        for rec in reports or []
+        if not (rec.get("subject") or rec.get("region"))
+        for check in rec.get("checks") or []
+    }
+    metrics = ("score", "raw", "ceiling")
     rows = []
     for region in sorted(benchmark or {}, key=_region_key):
-        reported = benchmark[region].get("reported") or {}
-        replica = benchmark[region].get("replica") or {}
-        for metric in ("score", "raw", "ceiling"):
+        entry = benchmark[region] or {}
+        reported = entry.get("reported") or {}
+        replica = entry.get("replica") or {}
+        for n, metric in enumerate(metrics):
             a, b = reported.get(metric), replica.get(metric)
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-            diff = b - a if numeric else None
+            verdict = verdicts.get((region, f"region-{metric}"))
             rows.append(
-                {"region": region, "metric": metric, "reported": a, "replica": b, "diff": diff}
+                {
+                    "region": region,
+                    "metric": metric,
+                    "reported": a,
+                    "replica": b,
+                    "diff": b - a if numeric else None,
+                    "status": verdict if verdict in STATUSES else None,
+                    "span": 0 if n else len(metrics),
+                    "benchmark": entry.get("benchmark"),
+                }
             )
     return rows
 
@@ -403,8 +650,15 @@ def _provenance(manifest: dict | None) -> dict | None:
     inputs = manifest.get("inputs") or []
     total = sum(item.get("size") or 0 for item in inputs)
     versions = {"nsdval": manifest.get("nsdval_version"), "python": manifest.get("python")}
+    commit = manifest.get("git_commit")
+    if commit and manifest.get("git_dirty"):
+        commit = f"{commit} (with uncommitted changes)"
     return {
         "command": manifest.get("command"),
+        "nsdval_version": manifest.get("nsdval_version"),
+        "git_commit": commit,
+        "created": manifest.get("created"),
+        "platform": manifest.get("platform"),
         "versions": _items(versions) + sorted(_items(manifest.get("packages"))),
         "parameters": _items(manifest.get("parameters")),
         "n_inputs": len(inputs),
@@ -448,17 +702,42 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
         "created": results.get("created"),
         "nsd_root": results.get("nsd_root"),
         "nsdval_version": results.get("nsdval_version"),
+        "git_commit": (manifest or {}).get("git_commit"),
         "status": status,
         "report_counts": _counts(r["status"] for r in rows),
         "check_counts": _counts(s for r in rows for s in r["check_statuses"]),
         "layout": [r for r in rows if not (r["subject"] or r["region"])],
         "matrices": _matrices(rows),
         "reports": rows,
-        "benchmark": _benchmark_rows(results.get("benchmark")),
+        "filters": _filters(rows),
+        "benchmark": _benchmark_rows(results.get("benchmark"), results.get("reports")),
         "provenance": _provenance(manifest),
         "comparison": _comparison_link(results.get("comparison")),
     }
-    return _page(title="nsdval validation run", body=_render("index.html.j2", **context))
+    return _page(
+        title="nsdval validation run",
+        body=_render("index.html.j2", **context),
+        script="index.js",
+        page_class="index",
+    )
+
+
+def _filters(rows: list[dict]) -> list[dict]:
+    """The index's filter menus: ``{"field", "options": [(value, label)]}``, "" = any."""
+    by_field = {
+        "status": [s for s in STATUSES if any(r["status"] == s for r in rows)],
+        "subject": sorted({r["subject"] for r in rows} - {""}),
+        "region": sorted({r["region"] for r in rows} - {""}, key=_region_key),
+        "template": sorted({r["template"] for r in rows} - {""}),
+    }
+    return [
+        {
+            "field": field,
+            "options": [("", "any")]
+            + [(v, f"{v} ({sum(r[field] == v for r in rows)})") for v in values],
+        }
+        for field, values in by_field.items()
+    ]
 
 
 def render_compare(*, comparison: dict) -> str:

@@ -63,13 +63,38 @@ def job_fingerprint(job, *, template_path, inputs, sessions):
 
 
 def previous_records(out):
-    """Report records of an earlier run in ``out``, by id; empty when there is none."""
-    path = Path(out) / "results.json"
+    """Report records of earlier runs in ``out``, by id; empty when there is none.
+
+    The run's ``results.json`` lists the reports of the last finished run. A report's own
+    sidecar is written when the report finishes, so a run that was interrupted leaves
+    sidecars newer than ``results.json``; those records (with their fingerprints) take
+    precedence, and the next run does not execute those reports again.
+    """
+    out = Path(out)
     try:
-        results = json.loads(path.read_text())
-        return {record["id"]: record for record in results["reports"]}
+        records = {r["id"]: r for r in json.loads((out / "results.json").read_text())["reports"]}
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        records = {}
+    for path in sorted(out.glob("*/results.json")) + sorted(out.glob("*/*/results.json")):
+        record = sidecar_record(path)
+        if record is not None:
+            records[record["id"]] = record
+    return records
+
+
+def sidecar_record(path):
+    """The report record a report's sidecar holds, or ``None`` if it holds none.
+
+    Only sidecars that carry a fingerprint count: they were written by a run that planned
+    the report, not by an older nsdval or a hand-made file.
+    """
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict) or not payload.get("fingerprint") or "id" not in payload:
+        return None
+    return {k: v for k, v in payload.items() if k not in ("schema_version", "extra")}
 
 
 def previous_inputs(out):
@@ -80,11 +105,11 @@ def previous_inputs(out):
         return []
 
 
-def is_current(record, fingerprint, out):
-    """True when an earlier record can stand for this run's report."""
+def is_current(record, job, out):
+    """True when an earlier record can stand for this run's report ``job`` (fingerprinted)."""
     return bool(
         record
-        and record.get("fingerprint") == fingerprint
+        and record.get("fingerprint") == job.fingerprint
         and record.get("status") != "error"
         and all((Path(out) / record[key]).is_file() for key in ("notebook", "html"))
     )

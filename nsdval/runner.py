@@ -9,10 +9,8 @@ fails never stops the batch: its record says ``error`` and names the failing cel
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,10 +18,11 @@ import nbformat
 import papermill
 
 import nsdval
-from nsdval import atomic, cache, checks, compare, html, incremental, manifest, verify
+from nsdval import atomic, cache, checks, compare, executors, html, incremental, manifest, verify
 from nsdval.errors import MissingInputError, OutputError, ParameterError
 from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
+from nsdval.preflight import check_inputs, check_report_inputs
 
 VALIDATION = "assembly_validation"
 LAYOUT = "assembly_layout"
@@ -41,6 +40,8 @@ RESERVED = (
 SIDECAR = "results.json"
 CACHE_DIR = ".cache"
 COMPARE_PAGE = "compare.html"
+# papermill marks the failing cell with banner cells carrying this tag; cell indexes skip them
+PAPERMILL_BANNER = "papermill-error-cell-tag"
 
 
 def default_notebooks_dir():
@@ -61,7 +62,13 @@ class RunConfig:
     regions : tuple of str
         Regions to validate.
     jobs : int
-        Notebooks executed at once.
+        Notebooks executed at once (with ``executor="local"``; with ``scheduler="local"``,
+        the workers of the local dask cluster).
+    executor : {'local', 'dask'}
+        Where the jobs run: this machine's process pool, or a dask.distributed cluster.
+    scheduler : str or None
+        Address of the dask scheduler (``executor="dask"`` only), e.g.
+        ``tcp://10.0.0.1:8786``; ``local`` or ``local:N`` starts a local cluster.
     parameters : dict
         Template parameter overrides (``-p name=value``).
     variant : str
@@ -89,6 +96,8 @@ class RunConfig:
     subjects: tuple | None = None
     regions: tuple = REGIONS
     jobs: int = 1
+    executor: str = "local"
+    scheduler: str | None = None
     parameters: dict = field(default_factory=dict)
     variant: str = DEFAULT_VARIANT
     folders: dict = field(default_factory=dict)
@@ -102,7 +111,11 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class Job:
-    """One notebook execution."""
+    """One notebook execution.
+
+    ``fingerprint`` (see :mod:`nsdval.incremental`) goes into the report's record and
+    sidecar, so the reports an interrupted run finished count as current in the next run.
+    """
 
     id: str
     template: str
@@ -110,6 +123,7 @@ class Job:
     region: str | None
     parameters: dict
     rel_dir: str
+    fingerprint: str | None = None
 
 
 def template_path(notebooks_dir, template):
@@ -219,24 +233,27 @@ def run_reports(config, *, on_report=None):
         for t in (LAYOUT, VALIDATION)
     }
     check_overrides(config.parameters, declared)
+    check_inputs(layout, subjects, config.regions)  # unreadable input: exit 2, OUT untouched
     out = prepare_out(config.out)
     previous = {} if config.force else incremental.previous_records(out)
     regions = incremental.layout_regions(config.regions, previous)
     jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
     prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
-    todo = [
-        job
-        for job in jobs
-        if not incremental.is_current(previous.get(job.id), prints[job.id], out)
-    ]
+    jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
+    todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]
     kept = {job.id: previous[job.id] for job in jobs if job not in todo}
     for done, record in enumerate(kept.values(), 1):
         _notify(on_report, {**record, "unchanged": True}, done, len(jobs))
-    if config.cache:
-        todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
-        extract_subjects(layout, todo_subjects, config=config, cache_dir=out / CACHE_DIR)
-    executed = execute_jobs(todo, out=out, config=config, on_report=on_report, offset=len(kept))
-    fresh = {r["id"]: {**r, "fingerprint": prints[r["id"]]} for r in executed}
+    with executors.for_config(config) as executor:
+        if config.cache:
+            todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
+            extract_subjects(
+                layout, todo_subjects, config=config, cache_dir=out / CACHE_DIR, executor=executor
+            )
+        executed = execute_jobs(
+            todo, out=out, config=config, on_report=on_report, offset=len(kept), executor=executor
+        )
+    fresh = {r["id"]: r for r in executed}
     records = incremental.merge(jobs, {**kept, **fresh}, previous)
     inputs = manifest.describe_inputs(
         layout.input_files(subjects, regions),
@@ -257,23 +274,40 @@ def prepare_out(out):
     return out.resolve()
 
 
-def extract_subjects(layout, subjects, *, config, cache_dir):
+def extract_subjects(layout, subjects, *, config, cache_dir, executor=None):
     """Fill the extraction cache: every region of each subject in one pass, subjects in parallel.
 
-    A subject whose extraction fails is left out of the cache; its reports extract (and
-    fail) on their own, so the error shows in the reports and the batch goes on.
+    A subject whose extraction fails (or whose worker dies) is left out of the cache; its
+    reports extract (and fail) on their own, so the error shows in the reports and the
+    batch goes on. ``executor`` (see :mod:`nsdval.executors`) defaults to the one
+    ``config`` asks for.
     """
-    args = [(layout, subject, tuple(config.regions), str(cache_dir)) for subject in subjects]
-    if config.jobs <= 1 or len(args) <= 1:
-        for arg in args:
-            _extract_quietly(*arg)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
-        list(pool.map(_extract_quietly, *zip(*args, strict=True)))
+    if executor is None:
+        with executors.for_config(config) as executor:
+            return extract_subjects(
+                layout, subjects, config=config, cache_dir=cache_dir, executor=executor
+            )
+    outcomes = executor.map_as_completed(
+        _extract_quietly,
+        list(subjects),
+        layout=_absolute_layout(layout),
+        regions=tuple(config.regions),
+        cache_dir=str(Path(cache_dir).resolve()),
+    )
+    for _ in outcomes:
+        pass
 
 
-def _extract_quietly(layout, subject, regions, cache_dir):
+def _absolute_layout(layout):
+    """``layout`` with absolute paths, for workers whose working folder differs."""
+    import dataclasses
+
+    folders = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
+    absolute = {f: Path(getattr(layout, f)).resolve() for f in folders if getattr(layout, f)}
+    return dataclasses.replace(layout, root=Path(layout.root).resolve(), **absolute)
+
+
+def _extract_quietly(subject, *, layout, regions, cache_dir):
     try:
         cache.prepare_subject(layout, subject, regions, cache_dir)
     except Exception:  # the subject's reports will extract themselves and show the error
@@ -297,30 +331,40 @@ def fingerprints(jobs, layout, *, config, subjects, regions):
     }
 
 
-def execute_jobs(jobs, *, out, config, on_report=None, offset=0):
-    """Run jobs, ``config.jobs`` at a time; records in job order.
+def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
+    """Run jobs on ``executor`` (default: the one ``config`` asks for); records in job order.
 
-    ``offset`` reports already counted (kept from an earlier run) in the progress count.
+    ``offset`` reports already counted (kept from an earlier run) in the progress count. A
+    job whose worker kept dying, or that raised, gets an ``error`` record and report.
     """
+    if executor is None:
+        with executors.for_config(config) as executor:
+            return execute_jobs(
+                jobs, out=out, config=config, on_report=on_report, offset=offset, executor=executor
+            )
     kwargs = {
-        "out": str(out),
-        "notebooks_dir": str(config.notebooks_dir),
+        "out": str(Path(out).resolve()),
+        "notebooks_dir": str(Path(config.notebooks_dir).resolve()),
         "timeout": config.timeout,
     }
     records = {}
-    if config.jobs <= 1:
-        for job in jobs:
-            records[job.id] = execute_job(job, **kwargs)
-            _notify(on_report, records[job.id], offset + len(records), offset + len(jobs))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
-            futures = {pool.submit(execute_job, job, **kwargs): job for job in jobs}
-            for future in as_completed(futures):
-                records[futures[future].id] = future.result()
-                done, total = offset + len(records), offset + len(jobs)
-                _notify(on_report, records[futures[future].id], done, total)
+    for job, record, error in executor.map_as_completed(execute_job, list(jobs), **kwargs):
+        if error is not None:
+            record = _failed_job(job, error, **kwargs)
+        records[job.id] = record
+        _notify(on_report, record, offset + len(records), offset + len(jobs))
     return [records[job.id] for job in jobs]
+
+
+def _failed_job(job, exc, *, out, notebooks_dir, timeout=None):
+    """Record, and write the report of, a job that did not finish: its worker died or it raised."""
+    folder = Path(out) / job.rel_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    error = {"ename": type(exc).__name__, "evalue": str(exc), "cell_index": None, "traceback": ""}
+    record = _record(job, {}, error, 0.0, None)
+    notebook = _read_partial(folder / f".{job.template}.partial.ipynb", job, notebooks_dir)
+    write_report(folder, job, notebook, record)
+    return record
 
 
 def _notify(callback, record, done, total):
@@ -344,24 +388,28 @@ def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None):
     error = _execute(job, notebooks_dir, partial, parameters, timeout, folder)
     seconds = round(time.perf_counter() - started, 2)
     notebook = _read_partial(partial, job, notebooks_dir)
+    if error is not None:
+        error = locate_failing_cell(error, notebook)
     payload = checks.read_sidecar(sidecar) if sidecar.is_file() and error is None else {}
     record = _record(job, payload, error, seconds, rerun)
-    _insert_summary(notebook, record)
-    nb_path = folder / f"{job.template}.ipynb"
-    atomic.write_text(nb_path, nbformat.writes(notebook))
-    atomic.write_text(
-        folder / f"{job.template}.html", html.render_report(notebook=notebook, record=record)
-    )
-    atomic.write_json(
-        sidecar,
-        {
-            "schema_version": checks.SCHEMA_VERSION,
-            **record,
-            "extra": {k: v for k, v in payload.items() if k == "benchmark"},
-        },
-    )
+    write_report(folder, job, notebook, record, benchmark=payload.get("benchmark"))
     partial.unlink(missing_ok=True)
     return record
+
+
+def write_report(folder, job, notebook, record, *, benchmark=None):
+    """Write a report's executed notebook (summary first), HTML page and sidecar, atomically.
+
+    The sidecar is written last: its presence, with the record's fingerprint, marks the
+    report as finished for the next run into the same folder.
+    """
+    _insert_summary(notebook, record)
+    atomic.write_text(folder / f"{job.template}.ipynb", nbformat.writes(notebook))
+    page = html.render_report(notebook=notebook, record=record)
+    atomic.write_text(folder / f"{job.template}.html", page)
+    extra = {"benchmark": benchmark} if benchmark is not None else {}
+    payload = {"schema_version": checks.SCHEMA_VERSION, **record, "extra": extra}
+    atomic.write_json(folder / SIDECAR, payload)
 
 
 def _execute(job, notebooks_dir, partial, parameters, timeout, cwd):
@@ -394,6 +442,37 @@ def _execute(job, notebooks_dir, partial, parameters, timeout, cwd):
     return None
 
 
+def locate_failing_cell(error, notebook):
+    """Complete an error record with the index and source of the cell that failed.
+
+    An exception in a cell carries its index; a kernel death or a cell timeout does not,
+    so the failing cell is then the last one papermill started. Indexes count the cells of
+    the executed notebook, papermill's injected-parameters cell included and its error
+    banner cells left out.
+
+    Parameters
+    ----------
+    error : dict
+        ``ename``, ``evalue``, ``cell_index`` (or ``None``) and ``traceback``.
+    notebook : nbformat.NotebookNode
+        The executed (partial) notebook, papermill's injected cell included.
+
+    Returns
+    -------
+    dict
+        A copy of ``error`` with ``cell_index`` and ``cell_source`` filled when known.
+    """
+    cells = [c for c in notebook.cells if PAPERMILL_BANNER not in c.metadata.get("tags", [])]
+    index = error.get("cell_index")
+    if index is None:
+        started = [
+            i for i, c in enumerate(cells) if (c.metadata.get("papermill") or {}).get("start_time")
+        ]
+        index = started[-1] if started else None
+    source = cells[index].source if index is not None and index < len(cells) else None
+    return {**error, "cell_index": index, "cell_source": source}
+
+
 def _read_partial(partial, job, notebooks_dir):
     source = partial if partial.is_file() else template_path(notebooks_dir, job.template)
     return nbformat.read(str(source), as_version=4)
@@ -424,6 +503,7 @@ def _record(job, payload, error, seconds, rerun):
         "error": error,
         "rerun": rerun,
         "benchmark": payload.get("benchmark"),
+        "fingerprint": job.fingerprint,
     }
 
 
@@ -433,7 +513,8 @@ def _insert_summary(notebook, record):
     lines = [f"**Status: {record['status'].upper()}** ({len(rows)} checks)", ""]
     if record["error"]:
         err = record["error"]
-        lines += [f"Error in cell {err['cell_index']}: `{err['ename']}`: {err['evalue']}", ""]
+        where, ename, evalue = (_cell_text(err.get(k)) for k in ("cell_index", "ename", "evalue"))
+        lines += [f"Error in cell {where}: **{ename}**: {evalue}", ""]
     lines += ["| status | section | check | detail |", "|---|---|---|---|"]
     lines += [
         "| " + " | ".join(_cell_text(c[k]) for k in ("status", "section", "name", "detail")) + " |"
@@ -448,7 +529,8 @@ def _insert_summary(notebook, record):
 
 
 def _cell_text(value):
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """``value`` as literal text in a Markdown table cell: HTML and Markdown escaped."""
+    return html.markdown_text(value)
 
 
 def run_status(records):
@@ -543,6 +625,7 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
     declared = declared_parameters(template_path(notebooks_dir, old["template"]))
     check_overrides(overrides, {old["template"]: declared})
+    check_report_inputs(old["parameters"])
     job = Job(
         old["id"],
         old["template"],

@@ -328,17 +328,7 @@ def value_checks(train, test):
     results = []
     for array, name in ((train, "train"), (test, "test")):
         values = array.values
-        bad = int(np.count_nonzero(~np.isfinite(values)))
-        results.append(
-            checks.condition_check(
-                section=VALUES,
-                name=f"{name}-finite",
-                ok=bad == 0,
-                value=bad,
-                threshold=0,
-                detail=f"{bad} NaN or Inf values among {values.size}",
-            )
-        )
+        results.append(finite_check(values, section=VALUES, name=f"{name}-finite"))
         results.append(
             checks.condition_check(
                 section=VALUES,
@@ -363,6 +353,26 @@ def value_checks(train, test):
     return results
 
 
+def finite_check(values, *, section, name):
+    """A check that an assembly holds no NaN or Inf value.
+
+    Examples
+    --------
+    >>> finite_check(np.array([1.0, np.nan, np.inf]), section="5. Values", name="x").detail
+    '2 NaN or Inf values among 3'
+    """
+    values = np.asarray(values)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    return checks.condition_check(
+        section=section,
+        name=name,
+        ok=bad == 0,
+        value=bad,
+        threshold=0,
+        detail=f"{bad} NaN or Inf values among {values.size}",
+    )
+
+
 def region_assembly_checks(region_asm, train, region, reference_ids):
     """Region assembly: same images as the design, same voxels as the Brain-Score region."""
     block = train.isel(neuroid=np.flatnonzero(assemblies.neuroid_mask(train, region=region)))
@@ -384,6 +394,7 @@ def region_assembly_checks(region_asm, train, region, reference_ids):
             actual=actual,
             what=f"{region} neuroids ({', '.join(coords)})",
         ),
+        finite_check(region_asm.values, section=REGION_ASSEMBLIES, name=f"{region}-finite"),
     ]
 
 

@@ -308,9 +308,9 @@ def _spot_row(ext, bp, image, voxel, train_ids, test_ids, train, test_mean, tole
     diff = abs(reproduced - assembly)
     row = {"stimulus_id": f"nsd_{nsd_id:05d}", "split": "train" if in_train else "test mean"}
     row["voxel"] = "({}, {}, {})".format(*ext.coords[voxel])
-    for rep in range(ext.raw.shape[0]):
-        row[f"raw PSC r{rep}"] = float(ext.raw[rep, image, voxel])
-    for rep in range(ext.raw.shape[0]):
+    for rep in range(ext.betas.shape[0]):
+        row[f"raw PSC r{rep}"] = float(chain.psc_from_int16(ext.betas[rep, image, voxel]))
+    for rep in range(ext.betas.shape[0]):
         row[f"session z r{rep}"] = float(ext.session_z[rep, image, voxel])
     row.update({"mean": bp.averaged[image, voxel], "global z": reproduced})
     row.update({"assembly": assembly, "|diff|": diff})

@@ -131,43 +131,46 @@ def test_unknown_or_mistyped_parameters_stop_before_any_kernel(tiny_tree, tmp_pa
     assert not out.exists()
 
 
-def test_a_broken_template_yields_an_error_report_and_the_batch_goes_on(tiny_tree, tmp_path):
+BREAKING_CELL = """\
+import os, signal, time
+if region == "V1":
+    os.kill(os.getpid(), signal.SIGKILL)
+elif region == "V2":
+    time.sleep(600)
+else:
+    raise RuntimeError("template broken on purpose")
+"""
+
+
+def test_kernel_death_timeout_and_exception_each_yield_an_error_report(tiny_tree, tmp_path):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(runner.default_notebooks_dir(), notebooks)
     template = notebooks / "assembly_validation.ipynb"
     nb = json.loads(template.read_text())
-    nb["cells"][3]["source"] = "raise RuntimeError('template broken on purpose')"
+    nb["cells"][3]["source"] = BREAKING_CELL
     template.write_text(json.dumps(nb))
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--nsd-root",
-            str(tiny_tree),
-            "--out",
-            str(out),
-            "--subjects",
-            "1",
-            "--regions",
-            "V1,V4",
-            "--notebooks",
-            str(notebooks),
-        ]
-    )
+    args = ["run", "--nsd-root", str(tiny_tree), "--out", str(out), "--subjects", "1"]
+    args += ["--regions", "V1,V2,V4", "--notebooks", str(notebooks), "--timeout", "10"]
+    code = main([*args, "--jobs", "2"])
     results = json.loads((out / "results.json").read_text())
-    statuses = {r["id"]: r["status"] for r in results["reports"]}
+    errors = {r["region"]: r["error"] for r in results["reports"] if r["status"] == "error"}
     assert code == 1
-    assert statuses == {
-        "assembly_layout": "pass",
-        "subj01-V1-assembly_validation": "error",
-        "subj01-V4-assembly_validation": "error",
+    assert [r["status"] for r in results["reports"] if r["region"] is None] == ["pass"]
+    assert {region: e["ename"] for region, e in errors.items()} == {
+        "V1": "DeadKernelError",
+        "V2": "CellTimeoutError",
+        "V4": "RuntimeError",
     }
-    error = results["reports"][1]["error"]
-    assert error["ename"] == "RuntimeError" and error["cell_index"] == 4
-    assert (
-        "template broken on purpose"
-        in (out / "subj01" / "V4" / "assembly_validation.html").read_text()
-    )
+    # counted in the executed notebook, which has papermill's injected cell
+    assert {e["cell_index"] for e in errors.values()} == {4}
+    assert all(e["cell_source"].strip() == BREAKING_CELL.strip() for e in errors.values())
+    index = (out / "index.html").read_text()
+    assert "DeadKernelError" in index and "CellTimeoutError" in index
+    for region, words in (("V1", "Kernel died"), ("V2", "timed out"), ("V4", "on purpose")):
+        page = (out / "subj01" / region / "assembly_validation.html").read_text()
+        assert words in page
+        assert page.index(words) < page.index("Region assembly -&gt; Brain-Score")
 
 
 def test_every_fault_has_an_expectation():

@@ -23,7 +23,7 @@ def inputs(tiny_tree):
 
 
 def assert_same(a, b):
-    for name in ("nsd_ids", "coords", "trials", "raw", "session_z", "ncsnr"):
+    for name in ("nsd_ids", "coords", "trials", "betas", "session_z", "ncsnr"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.n_sessions == b.n_sessions
 
@@ -74,14 +74,15 @@ def test_session_z_is_float32_of_a_direct_float64_computation(inputs):
 
     layout, design, ids = inputs
     ext = extraction.extract_region(layout, design, 1, "V4", ids)
-    assert ext.session_z.dtype == np.float32 and ext.raw.dtype == np.float32
+    assert ext.session_z.dtype == np.float32 and ext.betas.dtype == np.int16
     with h5py.File(layout.betas(1, 1), "r") as f:
-        whole = f["betas"][:].astype(np.float64) / 300
-    values = whole[:, ext.coords[:, 0], ext.coords[:, 1], ext.coords[:, 2]]
+        stored = f["betas"][:][:, ext.coords[:, 0], ext.coords[:, 1], ext.coords[:, 2]]
+    values = stored.astype(np.float64) / 300
     std = values.std(axis=0)
     z = (values - values.mean(axis=0)) / np.where(std == 0, 1, std)
-    image, rep = np.nonzero(ext.trials < whole.shape[0])
+    image, rep = np.nonzero(ext.trials < stored.shape[0])
     assert image.size > 0
+    np.testing.assert_array_equal(ext.betas[rep, image], stored[ext.trials[image, rep]])
     expected = z[ext.trials[image, rep]]
     np.testing.assert_allclose(ext.session_z[rep, image], expected, rtol=1e-6, atol=1e-6)
     assert not np.array_equal(ext.session_z[rep, image], expected)  # stored rounded

@@ -1,7 +1,10 @@
 """Render hand-built records and a tiny notebook; assert what must and must not appear."""
 
+import base64
 import copy
+import hashlib
 import re
+from html.parser import HTMLParser
 
 import jinja2
 import pytest
@@ -126,10 +129,64 @@ def results():
     }
 
 
+URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background"}
+
+
+class PageParser(HTMLParser):
+    """Collect every URL-valued attribute, every <script> (attributes, text) and the CSP."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.urls, self.scripts, self.tags, self.csp = [], [], [], None
+        self._script = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        self.urls += [(tag, k, v or "") for k, v in attrs.items() if k in URL_ATTRS]
+        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "content-security-policy":
+            self.csp = attrs.get("content")
+        if tag == "script":
+            self._script = [attrs, ""]
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self._script[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._script is not None:
+            self.scripts.append(tuple(self._script))
+            self._script = None
+
+
+def parse(page):
+    parser = PageParser()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def is_external(url):
+    url = url.strip().lower()
+    return bool(re.match(r"^([a-z][a-z0-9+.-]*:)?//", url)) or (
+        ":" in url.split("/")[0] and not url.startswith(("data:", "#"))
+    )
+
+
 def assert_self_contained(page):
+    """No URL leaves the page's folder; scripts are inline and allowed by the CSP hash only."""
     assert not EXTERNAL.search(page), EXTERNAL.search(page)
-    assert "<script" not in page.lower()
-    assert "<link" not in page.lower()
+    found = parse(page)
+    assert [u for u in found.urls if is_external(u[2])] == []
+    assert "link" not in found.tags and "iframe" not in found.tags
+    if page.startswith("<!doctype html>"):
+        assert found.csp and "default-src 'none'" in found.csp
+        assert len(page.encode()) < html.MAX_PAGE_BYTES
+    for attrs, text in found.scripts:
+        assert "src" not in attrs
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in found.csp
+    return found
 
 
 def test_templates_dir_exists():
@@ -219,7 +276,8 @@ def test_report_order_and_content(notebook):
     assert "assembly_validation — subj01 · V4" in page
     assert_self_contained(page)
     checks_at, body_at = page.index('id="checks"'), page.index('class="notebook"')
-    assert checks_at < page.index('id="parameters"') < page.index('id="contents"') < body_at
+    assert page.index('id="summary"') < checks_at < page.index('id="contents"')
+    assert page.index('id="contents"') < page.index('id="parameters"') < body_at
     # worst first: fail, warn, pass
     order = [page.index(n) for n in ("stimulus-ids", "test-values", "train-values")]
     assert order == sorted(order)
@@ -416,3 +474,253 @@ def test_index_marks_rerun_reports_with_time_and_overrides():
         }
     )
     assert "re-run 2026-11-24T10:00:00+00:00: tolerance=1.00e-06" in page
+
+
+# --- offline, size and escaping, checked with an HTML parser --------------------------------
+
+PWNED = "<script>window.__pwned=1</script>"
+
+
+def hostile_notebook():
+    nb = new_notebook()
+    nb.cells = [
+        new_markdown_cell(
+            "# Title\n\n<img src=https://cdn.example.org/a.png> [x](//evil.example/b)\n\n"
+            '<link rel="stylesheet" href="http://cdn.example.org/s.css">'
+        ),
+        new_code_cell(
+            "display(HTML(...))",
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={
+                        "text/html": '<script src="https://cdn.jsdelivr.net/npm/require.js">'
+                        "</script><iframe src='http://x.org'></iframe>"
+                        '<img srcset="http://a.org/x.png 2x"><video poster=//b.org/p.png>'
+                    },
+                )
+            ],
+        ),
+    ]
+    return nb
+
+
+def test_pages_have_no_external_url_and_only_hashed_scripts(notebook, results):
+    pages = {
+        "report": html.render_report(notebook=notebook, record=make_record()),
+        "hostile": html.render_report(notebook=hostile_notebook(), record=make_record()),
+        "index": html.render_index(results=results),
+    }
+    for name, page in pages.items():
+        found = assert_self_contained(page)
+        assert len(found.scripts) == 1, name  # nsdval's own, inline
+        assert "require" not in found.scripts[0][1].lower() and "mathjax" not in page.lower()
+    hostile = pages["hostile"]
+    assert "[script omitted]" in hostile and "[iframe omitted]" in hostile
+    assert 'data-blocked-url="//b.org/p.png"' in hostile  # kept readable, inert
+    assert 'data-blocked-url="https://cdn.example.org/a.png"' in hostile
+
+
+def test_csp_forbids_loads_and_foreign_scripts(results):
+    found = parse(html.render_index(results=results))
+    policy = dict(part.strip().split(" ", 1) for part in found.csp.split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["img-src"] == "data:"
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]+'", policy["script-src"])
+    assert "unsafe-inline" not in policy["script-src"]
+    compare_like = parse(html._page(title="t", body=html.Markup("<p>x</p>")))
+    assert "script-src 'none'" in compare_like.csp and compare_like.scripts == []
+
+
+def test_report_size_stays_under_two_megabytes(notebook):
+    big = copy.deepcopy(notebook)
+    # forty 40 kB figures: a realistic upper end for one report
+    figure = new_output("display_data", data={"image/png": "A" * 40_000, "text/plain": "f"})
+    big.cells += [new_code_cell("plot()", outputs=[figure]) for _ in range(40)]
+    page = html.render_report(notebook=big, record=make_record())
+    assert len(page.encode()) < html.MAX_PAGE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("attr", "expected"),
+    [
+        (
+            '<a href="https://x.org/a?b=1&amp;c">',
+            '<a data-blocked-url="https://x.org/a?b=1&amp;c">',
+        ),
+        ("<img src=//cdn.x/y.png>", '<img data-blocked-url="//cdn.x/y.png">'),
+        ("<img srcset='http://a/b 2x'>", '<img data-blocked-url="http://a/b 2x">'),
+        ('<a href="file:///etc/passwd">', '<a data-blocked-url="file:///etc/passwd">'),
+        ('<a data-href="https://x">', '<a data-href="https://x">'),
+        ('<a href="#x">', '<a href="#x">'),
+        ('<img src="data:image/png;base64,AA">', '<img src="data:image/png;base64,AA">'),
+        ('<a href="../../index.html">', '<a href="../../index.html">'),
+    ],
+)
+def test_external_urls_blocked(attr, expected):
+    assert html._EXTERNAL.sub(html._block_url, attr) == expected
+
+
+def test_data_markup_renders_as_text_everywhere(results):
+    rec = make_record(
+        subject="<b>subj</b>",
+        region=PWNED,
+        checks=[check(PWNED, "fail", detail="<b>bold</b>", value=PWNED, threshold="<b>t</b>")],
+        error={"ename": PWNED, "evalue": "<b>e</b>", "cell_index": PWNED, "cell_source": PWNED},
+    )
+    results["reports"].append(rec)
+    results["benchmark"][PWNED] = {"reported": {"score": PWNED}, "replica": {}}
+    manifest = {"command": PWNED, "git_commit": "<b>c</b>", "platform": PWNED, "inputs": []}
+    nb = new_notebook()
+    for page in (
+        html.render_report(notebook=nb, record=rec),
+        html.render_index(results=results, manifest=manifest),
+    ):
+        found = assert_self_contained(page)
+        assert PWNED not in page and "<b>" not in page
+        assert "b" not in found.tags
+        assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+        assert len(found.scripts) == 1
+
+
+def test_error_box_shows_the_failing_cell_source(notebook):
+    nb = copy.deepcopy(notebook)
+    nb.cells[4].metadata["papermill"] = {"exception": True}
+    rec = make_record(
+        status="error",
+        error={
+            "ename": "ValueError",
+            "evalue": "boom",
+            "cell_index": 4,
+            "traceback": "\x1b[0;31mVE\x1b[0m",
+        },
+    )
+    page = html.render_report(notebook=nb, record=rec)
+    box = page[page.index('id="errorbox"') : page.index("</section>")]
+    assert page.index('id="errorbox"') < page.index('class="crumbs"') < page.index('id="summary"')
+    assert "raise ValueError(&#39;boom&#39;)" in box and 'class="cell-source"' in box
+    assert '<pre class="traceback">VE</pre>' in box  # ANSI colour codes stripped
+    # the record's own cell_source wins; without either, no source block
+    rec["error"]["cell_source"] = "x = <1>"
+    assert "x = &lt;1&gt;" in html.render_report(notebook=nb, record=rec)
+    del rec["error"]["cell_source"]
+    assert 'class="cell-source"' not in html.render_report(notebook=new_notebook(), record=rec)
+
+
+def test_contents_lists_page_sections_and_notebook_headings(notebook):
+    page = html.render_report(notebook=notebook, record=make_record(rerun={"at": "t"}))
+    toc = page[page.index('id="contents"') : page.index("</nav>", page.index('id="contents"'))]
+    targets = re.findall(r'href="#([^"]+)"', toc)
+    assert targets[:4] == ["checks", "rerun", "parameters", "notebook"]
+    assert "assembly-validation" in targets and "2-values-2" in targets
+    for target in targets:
+        assert f'id="{target}"' in page
+
+
+def test_injected_parameters_listed_beside_defaults(notebook):
+    nb = copy.deepcopy(notebook)
+    defaults = new_code_cell(
+        '# Parameters\nregion: str = "V4"\nsubject: int = 1\ntolerance = 1e-5'
+    )
+    defaults.metadata["tags"] = ["parameters"]
+    injected = new_code_cell(f'# Parameters\nregion = "{XSS}"\nsubject = 3\nextra = [1, 2]\n')
+    injected.metadata["tags"] = [html.INJECTED_TAG]
+    nb.cells[1:1] = [defaults, injected]
+    page = html.render_report(notebook=nb, record=make_record())
+    params = page[
+        page.index('id="parameters"') : page.index("</section>", page.index('id="parameters"'))
+    ]
+    rows = re.findall(r'<tr class="origin-(\w+)"><th>(\w+)</th><td><code>(.*?)</code>', params)
+    assert rows == [
+        ("injected", "region", "&#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;"),
+        ("injected", "subject", "3"),
+        ("default", "tolerance", "1e-5"),
+        ("injected", "extra", "[1, 2]"),
+    ]
+    assert "injected-parameters" in params
+
+
+def test_index_filters_and_sort_keys(results):
+    page = html.render_index(results=results)
+    found = parse(page)
+    assert 'id="report-filters" class="filters" hidden' in page
+    menus = dict(re.findall(r'<select name="(\w+)" data-filter="\w+">(.*?)</select>', page))
+    assert set(menus) == {"status", "subject", "region", "template"}
+    assert re.findall(r'<option value="([^"]*)"', menus["status"]) == ["", "fail", "warn", "pass"]
+    assert re.findall(r'<option value="([^"]*)"', menus["region"]) == [
+        "",
+        "V1",
+        "V4",
+        "IT",
+        "hV4x",
+    ]
+    assert "subj02 (2)" in menus["subject"]
+    assert len(re.findall(r'<th data-sort="\w+"', page)) == 6
+    row = re.search(r'<tr class="report-row"[^>]*data-region="IT"[^>]*>', page).group(0)
+    assert (
+        'data-rank="2"' in row and 'data-region-key="03"' in row and 'data-seconds="12.3"' in row
+    )
+    assert found.tags.count("select") == 4
+
+
+def test_index_provenance_and_benchmark_checks(results):
+    results["reports"][0]["checks"].append(
+        check("region-score", "fail", subject=None, region="V4", section="7. Benchmark")
+    )
+    manifest = {
+        "command": "nsdval run",
+        "nsdval_version": "0.1.0",
+        "git_commit": "0123456789abcdef",
+        "git_dirty": True,
+        "created": "2026-11-24T10:00:00+00:00",
+        "inputs": [{"path": "a", "size": 1}],
+    }
+    page = html.render_index(results=results, manifest=manifest)
+    prov = page[page.index('id="provenance"') :]
+    for text in (
+        "nsdval run",
+        "0.1.0",
+        "0123456789abcdef (with uncommitted changes)",
+        "/data/nsd",
+    ):
+        assert text in prov
+    assert "1 input files" in prov
+    assert "commit <code>0123456789ab</code>" in page
+    bench = page[
+        page.index('id="benchmark"') : page.index("</table>", page.index('id="benchmark"'))
+    ]
+    assert '<th rowspan="3" class="region">V4' in bench
+    score = re.search(r'<tr data-region="V4" data-metric="score"[^>]*>', bench).group(0)
+    assert 'class="status-fail"' in score
+
+
+def test_markdown_text_escapes_html_and_markdown():
+    assert html.markdown_text("<b>x</b>\n|y|") == "&lt;b&gt;x&lt;/b&gt; \\|y\\|"
+    assert html.markdown_text("a & b") == "a &amp; b"
+    assert html.markdown_text(None) == "None"
+
+
+def test_summary_cell_escapes_data():
+    from nbformat.v4 import new_notebook as nb_new
+
+    from nsdval import runner
+
+    nb = nb_new()
+    nb.cells = [new_markdown_cell("# T"), new_code_cell("x = 1")]
+    record = {
+        "status": "error",
+        "checks": [check(PWNED, "fail", detail="<b>bold</b> | *x*")],
+        "error": {"ename": "<b>E</b>", "evalue": PWNED, "cell_index": 1},
+    }
+    runner._insert_summary(nb, record)
+    text = nb.cells[1].source
+    assert nb.cells[1].metadata["tags"] == [html.SUMMARY_TAG]
+    assert "<" not in text.replace("&lt;", "")
+    assert "&lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt;" in text
+    assert "&lt;b&gt;bold&lt;/b&gt; \\| \\*x\\*" in text
+    # rendered by nbconvert's Markdown renderer: text, no elements
+    from nbconvert.filters.markdown import markdown2html
+
+    rendered = markdown2html(text)
+    assert "<script" not in rendered and "<b>" not in rendered
+    assert "&lt;script&gt;" in rendered

@@ -139,3 +139,37 @@ def test_notebooks_run_in_this_python_whatever_the_python3_kernelspec_says(tmp_p
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     record = runner.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
     assert record["status"] == "pass"
+
+
+def _executed(statuses, banner_before=None):
+    """A notebook as papermill leaves it: cells with or without a start time."""
+    cells = []
+    for i, started in enumerate(statuses):
+        if i == banner_before:
+            banner = nbformat.v4.new_markdown_cell("An Exception was encountered")
+            banner.metadata["tags"] = [runner.PAPERMILL_BANNER]
+            cells.append(banner)
+        cell = nbformat.v4.new_code_cell(f"cell_{i}()")
+        cell.metadata["papermill"] = {"start_time": "2026-11-24T10:00:00" if started else None}
+        cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_locate_failing_cell_takes_the_last_started_cell_after_a_kernel_death():
+    error = {"ename": "DeadKernelError", "evalue": "Kernel died", "cell_index": None}
+    found = runner.locate_failing_cell(error, _executed([True, True, True, False, False]))
+    assert found["cell_index"] == 2 and found["cell_source"] == "cell_2()"
+    assert found["ename"] == "DeadKernelError" and error["cell_index"] is None
+
+
+def test_locate_failing_cell_keeps_a_known_index_and_skips_papermill_banners():
+    error = {"ename": "ValueError", "evalue": "x", "cell_index": 3}
+    notebook = _executed([True, True, True, True, False], banner_before=3)
+    notebook.cells.insert(0, notebook.cells[3].copy())  # papermill's top banner
+    found = runner.locate_failing_cell(error, notebook)
+    assert found["cell_index"] == 3 and found["cell_source"] == "cell_3()"
+
+
+def test_locate_failing_cell_without_any_started_cell():
+    found = runner.locate_failing_cell({"cell_index": None}, _executed([False, False]))
+    assert found["cell_index"] is None and found["cell_source"] is None

@@ -1,0 +1,408 @@
+"""Where a run's jobs execute: this machine's process pool or a dask.distributed cluster.
+
+Both executors offer one operation, :meth:`map_as_completed`, which calls ``fn(item,
+**kwargs)`` for every item and yields an :class:`Outcome` per item in completion order. A
+job that raises, or whose worker keeps dying, yields an outcome with ``error`` set instead
+of stopping the batch; the runner turns it into an ``error`` record.
+
+:class:`LocalExecutor` runs the jobs in this process (``jobs <= 1``) or in a pool of spawned
+worker processes. When a worker process dies the pool breaks; the unfinished jobs go to a
+fresh pool, and each job that was running when a worker died is first re-run alone, so a
+job that kills its worker every time is blamed (after ``retries`` solo attempts) without
+taking the others down with it.
+
+:class:`DaskExecutor` submits the jobs to a running dask.distributed scheduler (or to a
+:class:`distributed.LocalCluster` it starts, for ``local`` / ``local:N``). Workers write
+to the output folder directly, so the output folder and the NSD root must be on a
+filesystem every worker sees, at the same paths. The scheduler reschedules the tasks of a
+worker that died, up to its ``distributed.scheduler.allowed-failures`` setting (default
+3); a job that killed more workers than that fails with ``KilledWorker``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NamedTuple
+from uuid import uuid4
+
+from nsdval.errors import DependencyError, NsdvalError, ParameterError
+
+EXECUTORS = ("local", "dask")
+RETRIES = 2
+CONNECT_TIMEOUT = 5.0
+LOCAL_SCHEDULER = "local"
+
+
+class Outcome(NamedTuple):
+    """One finished item: its result, or the exception that stopped it.
+
+    Attributes
+    ----------
+    item : object
+        The item as given to :meth:`map_as_completed`.
+    result : object
+        What ``fn`` returned; ``None`` when ``error`` is set.
+    error : BaseException or None
+        The exception ``fn`` raised, or why the item could not be run (its worker died).
+    """
+
+    item: Any
+    result: Any = None
+    error: BaseException | None = None
+
+
+class WorkerLostError(NsdvalError, RuntimeError):
+    """A job's worker process died every time the job ran.
+
+    Parameters
+    ----------
+    item : object
+        The job.
+    attempts : int
+        How many times it ran (0: the worker processes died before it could start).
+    """
+
+    def __init__(self, item, attempts):
+        self.item = item
+        self.attempts = attempts
+        super().__init__(self.item, attempts)
+
+    def __str__(self):
+        if not self.attempts:
+            return "no worker process could start the job"
+        return f"the worker process died in each of {self.attempts} attempts at the job"
+
+
+class SchedulerError(NsdvalError, ConnectionError):
+    """A dask scheduler cannot be reached or started.
+
+    Parameters
+    ----------
+    address : str
+        The ``--scheduler`` address.
+    problem : str
+        Why the connection failed.
+    """
+
+    def __init__(self, address, problem):
+        self.address = address
+        self.problem = problem
+        super().__init__(address, problem)
+
+    def __str__(self):
+        return f"dask scheduler {self.address}: {self.problem}"
+
+
+def check_choice(executor, scheduler):
+    """Raise :class:`ParameterError` unless the executor and scheduler go together.
+
+    Examples
+    --------
+    >>> check_choice("local", None)
+    >>> check_choice("dask", "tcp://10.0.0.1:8786")
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError("--executor", f"expected one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        raise ParameterError("--scheduler", "required with --executor dask (an address, or local)")
+    if executor != "dask" and scheduler:
+        raise ParameterError("--scheduler", "only applies with --executor dask")
+
+
+def for_config(config):
+    """The executor a :class:`~nsdval.runner.RunConfig` asks for (use it as a context)."""
+    executor = getattr(config, "executor", "local")
+    scheduler = getattr(config, "scheduler", None)
+    check_choice(executor, scheduler)
+    if executor == "dask":
+        return DaskExecutor(scheduler, local_workers=config.jobs)
+    return LocalExecutor(config.jobs)
+
+
+# --- this machine ------------------------------------------------------------------------
+_started_queue = None
+
+
+def _remember_queue(queue):
+    global _started_queue
+    _started_queue = queue
+
+
+def _tracked(fn, index, item, kwargs):
+    """Run in a pool worker: announce ``index`` as started, then call ``fn``."""
+    _started_queue.put(index)
+    return fn(item, **kwargs)
+
+
+class LocalExecutor:
+    """Jobs in this process (``jobs <= 1``) or in a pool of ``jobs`` spawned processes.
+
+    Parameters
+    ----------
+    jobs : int
+        Jobs executed at once.
+    retries : int
+        Solo re-runs of a job whose worker died before it is given up as
+        :class:`WorkerLostError`.
+    """
+
+    def __init__(self, jobs=1, *, retries=RETRIES):
+        self.jobs = jobs
+        self.retries = retries
+        self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Terminate a pool left running (after an interrupt)."""
+        if self._pool is not None:
+            _terminate(self._pool)
+            self._pool = None
+
+    def map_as_completed(self, fn, items, **kwargs):
+        """Yield an :class:`Outcome` of ``fn(item, **kwargs)`` per item, in completion order.
+
+        A single item, or ``jobs <= 1``, runs in this process.
+        """
+        items = list(items)
+        if min(self.jobs, len(items)) <= 1:
+            yield from _in_process(fn, items, kwargs)
+        else:
+            yield from self._pooled(fn, items, kwargs)
+
+    def _pooled(self, fn, items, kwargs):
+        pending = dict(enumerate(items))
+        deaths = dict.fromkeys(pending, 0)
+        idle_rounds = 0  # pools that broke before any item started (e.g. workers never came up)
+        while pending:
+            if idle_rounds > self.retries:
+                for index in list(pending):
+                    del pending[index]
+                    yield Outcome(items[index], None, WorkerLostError(items[index], 0))
+                return
+            suspect = next((i for i in pending if deaths[i]), None)
+            batch = [suspect] if suspect is not None else list(pending)
+            lost, before = set(), len(pending)
+            for index, result, error in self._round(fn, batch, items, kwargs, lost):
+                del pending[index]
+                yield Outcome(items[index], result, error)
+            idle_rounds = 0 if lost or len(pending) < before else idle_rounds + 1
+            for index in lost:
+                deaths[index] += 1
+                if deaths[index] > self.retries:
+                    del pending[index]
+                    yield Outcome(items[index], None, WorkerLostError(items[index], deaths[index]))
+
+    def _round(self, fn, batch, items, kwargs, lost):
+        """Run the items at indices ``batch`` in a fresh pool.
+
+        Yields ``(index, result, error)`` of the items that finished; puts in ``lost`` the
+        indices of items that had started when a worker died.
+        """
+        context = multiprocessing.get_context("spawn")
+        started_queue = context.SimpleQueue()
+        workers = min(self.jobs, len(batch))
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_remember_queue, initargs=(started_queue,)
+        )
+        started, broken = set(), set()
+        try:
+            futures = {
+                self._pool.submit(_tracked, fn, index, items[index], kwargs): index
+                for index in batch
+            }
+            for future in as_completed(futures):
+                _drain(started_queue, started)
+                error = future.exception()
+                if isinstance(error, BrokenProcessPool):
+                    broken.add(futures[future])
+                    continue
+                if isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the workers first
+                    raise error
+                yield futures[future], None if error else future.result(), error
+        except BaseException:
+            self.close()
+            raise
+        self._pool.shutdown(wait=True)
+        self._pool = None
+        _drain(started_queue, started)
+        lost.update(broken & started)
+
+
+def _in_process(fn, items, kwargs):
+    for item in items:
+        try:
+            result = fn(item, **kwargs)
+        except Exception as exc:  # reported per item, like a pool worker's exception
+            yield Outcome(item, None, exc)
+        else:
+            yield Outcome(item, result, None)
+
+
+def _drain(queue, into):
+    while not queue.empty():
+        into.add(queue.get())
+
+
+def _terminate(pool):
+    """Cancel what has not started and kill the workers now: no waiting on running jobs."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+# --- a dask.distributed cluster ------------------------------------------------------------
+def import_distributed():
+    """The ``distributed`` module, or :class:`DependencyError` naming the extra to install."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise DependencyError(
+            "distributed", f"{exc}; install it with pip install 'nsdval[dask]'"
+        ) from None
+    return distributed
+
+
+def check_scheduler(address, *, timeout=CONNECT_TIMEOUT):
+    """Raise unless ``distributed`` imports and the scheduler at ``address`` answers.
+
+    ``local`` / ``local:N`` is only parsed: its cluster starts with the run.
+    """
+    distributed = import_distributed()
+    if parse_local(address, 1) is not None:
+        return
+    try:
+        with distributed.Client(address, timeout=timeout):
+            pass
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise SchedulerError(address, _one_line(exc)) from None
+
+
+def parse_local(address, default_workers):
+    """Workers of a ``local`` / ``local:N`` scheduler; ``None`` for a real address.
+
+    Examples
+    --------
+    >>> parse_local("local:3", 2), parse_local("local", 2), parse_local("tcp://h:8786", 2)
+    (3, 2, None)
+    """
+    name, sep, count = address.partition(":")
+    if name != LOCAL_SCHEDULER:
+        return None
+    if not sep:
+        return max(1, default_workers)
+    if not count.isdigit() or int(count) < 1:
+        raise ParameterError("--scheduler", f"expected local or local:N, got {address!r}")
+    return int(count)
+
+
+class DaskExecutor:
+    """Jobs as tasks of a dask.distributed cluster.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, e.g. ``tcp://10.0.0.1:8786``; ``local`` or ``local:N`` starts
+        a :class:`distributed.LocalCluster` of ``N`` single-threaded worker processes
+        (``local_workers`` for plain ``local``) for the duration of the run.
+    retries : int
+        Re-runs of a task that raised, and (for a local cluster) the scheduler's
+        ``allowed-failures``: how many workers a task may see die before it is failed.
+    connect_timeout : float
+        Seconds to wait for the scheduler.
+    local_workers : int
+        Workers of a plain ``local`` cluster.
+    """
+
+    def __init__(
+        self, address, *, retries=RETRIES, connect_timeout=CONNECT_TIMEOUT, local_workers=1
+    ):
+        self.address = address
+        self.retries = retries
+        self.connect_timeout = connect_timeout
+        self.local_workers = local_workers
+        self.client = None
+        self.cluster = None
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def open(self):
+        """Connect to the scheduler (starting a local cluster first if asked)."""
+        distributed = import_distributed()
+        workers = parse_local(self.address, self.local_workers)
+        try:
+            if workers is not None:
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    # no dashboard; its HTTP server on a free port, not 8787
+                    scheduler_kwargs={"allowed_failures": self.retries, "dashboard_address": ":0"},
+                )
+            target = self.cluster or self.address
+            self.client = distributed.Client(target, timeout=self.connect_timeout)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            self.close()
+            raise SchedulerError(self.address, _one_line(exc)) from None
+
+    def close(self):
+        """Disconnect; stop the local cluster if this executor started one."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def map_as_completed(self, fn, items, **kwargs):
+        """Yield an :class:`Outcome` of ``fn(item, **kwargs)`` per item, in completion order."""
+        if self.client is None:
+            self.open()
+        distributed = import_distributed()
+        items = list(items)
+        name = getattr(fn, "__name__", "job").strip("_")
+        run = uuid4().hex[:8]
+        futures = {
+            self.client.submit(
+                fn, item, key=f"{name}-{run}-{index}", retries=self.retries, pure=False, **kwargs
+            ): index
+            for index, item in enumerate(items)
+        }
+        try:
+            for future in distributed.as_completed(futures):
+                yield _dask_outcome(items[futures[future]], future)
+        except BaseException:
+            self.client.cancel(list(futures))
+            raise
+
+
+def _dask_outcome(item, future):
+    if future.status == "finished":
+        return Outcome(item, future.result(), None)
+    try:
+        error = future.exception()
+    except Exception as exc:  # cancelled futures raise instead of returning
+        error = exc
+    return Outcome(item, None, error)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,289 @@
+"""Pre-flight checks: refuse inputs that nsdval cannot read or align, before anything runs.
+
+The rule: a file the reports cannot read or align (missing, unreadable, wrong shape or
+dtype, a variable or coordinate the chain needs to line values up, an ROI volume that does
+not fit the betas or holds no voxel of a requested region) stops the run with an
+:class:`~nsdval.errors.NsdvalError` naming the file and the fault, before the output
+folder is created. A problem with the *values* (NaN or Inf, a wrong coordinate value, wrong
+numbers) is what the reports exist to find: it is left to them and shows as a failed check.
+
+Everything here stays cheap on a real NSD drive: HDF5 betas are opened for their header
+only (shape and dtype), netCDF assemblies are opened lazily for their dims and coordinate
+names (no values are read), and only the small files (ROI volumes, the design, the split
+CSV, score JSON) are read whole, through the readers the reports use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import xarray as xr
+
+from nsdval import assemblies, expdesign, raw
+from nsdval.errors import InputError, MissingInputError
+from nsdval.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
+
+FOLDER_PARAMETERS = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
+REGION_DIMS = ("presentation", "neuroid")
+BRAINSCORE_DIMS = ("presentation", "neuroid", "time_bin")
+
+
+def check_inputs(layout, subjects, regions):
+    """Raise for the first input of a run that the reports could not read or align.
+
+    Parameters
+    ----------
+    layout : NsdLayout
+        The tree, whose required files :meth:`NsdLayout.validate` found present.
+    subjects : sequence of int
+        Subjects the run validates.
+    regions : sequence of str
+        Regions the run validates.
+
+    Raises
+    ------
+    MissingInputError
+        A subject of the assemblies has no betas folder, a session is missing from a
+        subject's numbering, or a benchmark file of a region is absent.
+    InputError
+        A file is unreadable, has the wrong shape, dtype, dims, variables or
+        coordinates, or an ROI volume does not fit the betas or lacks a region.
+    """
+    design = expdesign.load_expdesign(layout.expdesign())
+    assemblies.load_split(layout.split_csv())
+    for split in SPLITS:
+        check_brainscore_assembly(layout, split)
+    for region in regions:
+        check_region_assembly(layout, region)
+        check_benchmark(layout, region)
+    for subject in sorted(set(assembly_subjects(layout)) - set(subjects)):
+        # the layout report counts the sessions and trials of every subject of the assemblies
+        sessions = check_session_numbers(layout, subject)
+        n_trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
+        check_design_covers(design, subject, len(sessions), n_trials)
+    for subject in subjects:
+        shape = check_betas(layout, subject)
+        check_design_covers(design, subject, len(layout.sessions(subject)), shape[0])
+        check_rois(layout, subject, regions, shape[1:])
+        check_ncsnr(layout, subject, shape[1:])
+
+
+def assembly_subjects(layout):
+    """Subject numbers of the Brain-Score train assembly, from its ``subject`` coordinate only."""
+    path = layout.brainscore_assembly("train")
+    try:
+        with xr.open_dataarray(path) as array:
+            return assemblies.assembly_subjects(array)
+    except Exception as exc:  # xarray and its engines raise many types for bad files
+        raise InputError(path, f"not a readable netCDF DataArray ({exc})") from None
+
+
+def check_report_inputs(parameters):
+    """Check the inputs of one report from its recorded parameters (``nsdval rerun``).
+
+    Parameters
+    ----------
+    parameters : dict
+        A report's parameters: ``nsd_root``, ``variant``, the folder overrides, and
+        ``subject`` and ``region`` (validation report) or ``regions`` (layout report).
+    """
+    folders = {k: parameters[k] for k in FOLDER_PARAMETERS if parameters.get(k)}
+    layout = detect_layout(
+        parameters["nsd_root"], parameters.get("variant", DEFAULT_VARIANT), **folders
+    )
+    if parameters.get("region"):
+        regions = [check_region(parameters["region"])]
+    else:
+        regions = [
+            check_region(r.strip())
+            for r in str(parameters.get("regions", "")).split(",")
+            if r.strip()
+        ]
+    subjects = [int(parameters["subject"])] if parameters.get("subject") else []
+    layout.validate(subjects, regions)
+    check_inputs(layout, subjects, regions)
+
+
+def check_session_numbers(layout, subject):
+    """Raise unless a subject's session files are numbered 1, 2, ..., N without a gap.
+
+    The chain maps global trial ``t`` to session ``t // trials + 1``; a missing session
+    would silently shift every later trial onto the wrong image.
+
+    Returns
+    -------
+    list of int
+        The session numbers.
+    """
+    sessions = layout.sessions(subject)
+    if not sessions:
+        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
+    for expected, found in enumerate(sessions, 1):
+        if found != expected:
+            listed = f"{len(sessions)} session files, numbered up to {sessions[-1]}"
+            what = f"betas session {expected} of {subject_label(subject)} ({listed})"
+            raise MissingInputError(layout.betas(subject, expected), what)
+    return sessions
+
+
+def check_betas(layout, subject):
+    """Check every session header of a subject: readable, int16 4-D ``/betas``, one shape.
+
+    Returns
+    -------
+    tuple of int
+        The shape ``(trials, Z, Y, X)`` shared by every session.
+    """
+    sessions = check_session_numbers(layout, subject)
+    first = layout.betas(subject, sessions[0])
+    shape = raw.betas_shape(first)
+    for session in sessions[1:]:
+        path = layout.betas(subject, session)
+        found = raw.betas_shape(path)
+        if found != shape:
+            raise InputError(
+                path, f"/betas shape {found} differs from {first.name}'s {shape} (trials, Z, Y, X)"
+            )
+    return shape
+
+
+def check_design_covers(design, subject, n_sessions, trials_per_session):
+    """Raise unless the design has a row for the subject and enough trials for its sessions."""
+    if not 1 <= int(subject) <= design.n_subjects:
+        raise InputError(design.path, f"no subjectim row for {subject_label(subject)}")
+    needed = int(n_sessions) * int(trials_per_session)
+    if needed > design.masterordering.size:
+        raise InputError(
+            design.path,
+            f"masterordering has {design.masterordering.size} trials, {subject_label(subject)}'s "
+            f"{n_sessions} sessions x {trials_per_session} trials need {needed}",
+        )
+
+
+def check_rois(layout, subject, regions, spatial_shape):
+    """Check that each region's ROI volumes fit the betas and hold voxels of the region.
+
+    Parameters
+    ----------
+    layout : NsdLayout
+    subject : int
+    regions : sequence of str
+    spatial_shape : tuple of int
+        ``(Z, Y, X)`` of the betas; ROI volumes are (X, Y, Z).
+    """
+    for region in regions:
+        paths = roi_paths(layout, subject, region)
+        for path in paths:
+            check_volume_fits(path, spatial_shape, "ROI volume")
+        if not raw.region_mask(layout, subject, region).any():
+            names = " / ".join(p.name for p in paths)
+            raise InputError(paths[0], f"no voxel of region {region} in {names}")
+
+
+def roi_paths(layout, subject, region):
+    """The NIfTI files that define a region of one subject."""
+    if region in raw.PRF_LABELS:
+        return [layout.roi(subject, "prf-visualrois")]
+    return raw.streams_paths(layout, subject)
+
+
+def check_volume_fits(path, spatial_shape, what):
+    """Raise unless a NIfTI volume exists, is readable and is the betas' volume reversed.
+
+    Only the header is read.
+
+    Examples
+    --------
+    >>> check_volume_fits("/nonexistent.nii.gz", (2, 3, 4), "ROI volume")
+    Traceback (most recent call last):
+    ...
+    nsdval.errors.MissingInputError: /nonexistent.nii.gz: missing ROI volume
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, what)
+    try:
+        shape = tuple(int(n) for n in nib.load(path).shape)
+    except Exception as exc:  # nibabel raises several types for unreadable files
+        raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
+    expected = tuple(int(n) for n in spatial_shape)[::-1]
+    if shape != expected:
+        raise InputError(
+            path,
+            f"{what} shape {shape} (X, Y, Z) does not match the betas' spatial shape "
+            f"{tuple(spatial_shape)} (Z, Y, X) reversed, {expected}",
+        )
+
+
+def check_ncsnr(layout, subject, spatial_shape):
+    """Check the optional ``ncsnr`` volume: when present it must fit the betas."""
+    path = layout.ncsnr(subject)
+    if path.is_file():
+        check_volume_fits(path, spatial_shape, "ncsnr volume")
+
+
+def check_dataarray(path, *, dims, coords, what):
+    """Open a netCDF DataArray lazily and check its dims and coordinate names.
+
+    No value is read: NaN, Inf and wrong coordinate values are left to the reports.
+
+    Parameters
+    ----------
+    path : str or Path
+    dims : sequence of str
+        The dims, in order.
+    coords : sequence of str
+        Coordinates the reports align on.
+    what : str
+        Description for messages.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, what)
+    try:
+        with xr.open_dataarray(path) as array:
+            found_dims = tuple(array.dims)
+            names = set(array.coords)
+    except Exception as exc:  # xarray and its engines raise many types for bad files
+        raise InputError(path, f"not a readable netCDF DataArray ({exc})") from None
+    if found_dims != tuple(dims):
+        raise InputError(path, f"{what} dims are {found_dims}, expected {tuple(dims)}")
+    missing = [name for name in coords if name not in names]
+    if missing:
+        raise InputError(path, f"{what} lacks coordinate {missing[0]!r}")
+
+
+def check_brainscore_assembly(layout, split):
+    """Dims and coordinates of the Brain-Score train or test assembly."""
+    presentation = assemblies.PRESENTATION_COORDS
+    if split == "test":
+        presentation = (*presentation, "repetition")
+    check_dataarray(
+        layout.brainscore_assembly(split),
+        dims=BRAINSCORE_DIMS,
+        coords=(*presentation, *assemblies.BRAINSCORE_NEUROID_COORDS),
+        what=f"Brain-Score {split} assembly",
+    )
+
+
+def check_region_assembly(layout, region):
+    """Dims and coordinates of a region assembly."""
+    check_dataarray(
+        layout.region_assembly(region),
+        dims=REGION_DIMS,
+        coords=(*assemblies.PRESENTATION_COORDS, "subject"),
+        what=f"{region} region assembly",
+    )
+
+
+def check_benchmark(layout, region):
+    """The benchmark output of a region: both activations and a complete score JSON."""
+    for split in SPLITS:
+        check_dataarray(
+            layout.activations(region, split),
+            dims=REGION_DIMS,
+            coords=("stimulus_id",),
+            what=f"{region} {split} activations",
+        )
+    assemblies.load_score(layout.score(region))

@@ -1,0 +1,223 @@
+"""LocalExecutor: in-process and pooled runs, killed workers, Ctrl-C; the runner's error records.
+
+The spawned workers import this module: nsdval.runner is imported inside the tests that
+use it, so each worker starts fast.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from nsdval import executors
+from nsdval.errors import ParameterError
+from nsdval.executors import LocalExecutor, Outcome, WorkerLostError
+
+
+# --- functions run in the workers (module level: the spawned workers import them) --------
+def double(x):
+    return 2 * x
+
+
+def double_or_fail(x):
+    if x == 2:
+        raise ValueError("two is bad")
+    return 2 * x
+
+
+def die_once(x, *, marker_dir):
+    """Kill this worker process the first time item 1 runs; return 2x otherwise."""
+    marker = Path(marker_dir) / f"died-{x}"
+    if x == 1 and not marker.exists():
+        marker.touch()
+        os._exit(1)
+    return 2 * x
+
+
+def always_die(x, *, marker_dir):
+    """Item 1 kills its worker every time (and counts the attempts); others return 2x."""
+    if x == 1:
+        with (Path(marker_dir) / "attempts").open("a") as f:
+            f.write("x")
+        os._exit(1)
+    time.sleep(0.5)  # the others still run while item 1 kills workers around them
+    return 2 * x
+
+
+def record_pid_and_sleep(x, *, pid_dir):
+    (Path(pid_dir) / f"{os.getpid()}.pid").touch()
+    time.sleep(120)
+    return x
+
+
+def results(outcomes):
+    return {o.item: (o.result, o.error) for o in outcomes}
+
+
+# --- in process ----------------------------------------------------------------------------
+def test_one_job_runs_in_process_in_order_and_reports_exceptions():
+    outcomes = list(LocalExecutor(1).map_as_completed(double_or_fail, [1, 2, 3]))
+    assert [o.item for o in outcomes] == [1, 2, 3]
+    assert outcomes[0] == Outcome(1, 2, None) and outcomes[2] == Outcome(3, 6, None)
+    assert isinstance(outcomes[1].error, ValueError) and outcomes[1].result is None
+
+
+# --- the pool ------------------------------------------------------------------------------
+def test_the_pool_returns_every_result_and_each_exception_for_its_item():
+    found = results(LocalExecutor(2).map_as_completed(double_or_fail, range(5)))
+    assert {k: v[0] for k, v in found.items() if k != 2} == {0: 0, 1: 2, 3: 6, 4: 8}
+    assert isinstance(found[2][1], ValueError)
+
+
+def test_a_job_whose_worker_died_is_retried_in_a_fresh_pool(tmp_path):
+    found = results(LocalExecutor(2).map_as_completed(die_once, range(4), marker_dir=tmp_path))
+    assert (tmp_path / "died-1").exists()  # the worker did die
+    assert found == {x: (2 * x, None) for x in range(4)}
+
+
+def test_a_job_that_always_kills_its_worker_errors_and_the_others_complete(tmp_path):
+    executor = LocalExecutor(2, retries=2)
+    found = results(executor.map_as_completed(always_die, range(4), marker_dir=tmp_path))
+    assert {k: v for k, v in found.items() if k != 1} == {0: (0, None), 2: (4, None), 3: (6, None)}
+    error = found[1][1]
+    assert isinstance(error, WorkerLostError) and error.attempts == 3
+    assert "died in each of 3 attempts" in str(error)
+    assert (tmp_path / "attempts").read_text() == "xxx"  # once with the others, twice alone
+
+
+INTERRUPTED_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_executors import record_pid_and_sleep
+from nsdval.executors import LocalExecutor
+
+if __name__ == "__main__":
+    with LocalExecutor(2) as executor:
+        for outcome in executor.map_as_completed(record_pid_and_sleep, range(4), pid_dir={pids!r}):
+            pass
+"""
+
+
+def test_ctrl_c_terminates_the_pool_promptly_and_reraises(tmp_path):
+    script = tmp_path / "interrupted.py"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    tests = str(Path(__file__).resolve().parent)
+    script.write_text(textwrap.dedent(INTERRUPTED_SCRIPT.format(tests=tests, pids=str(pids))))
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        workers = _wait_for(lambda: len(list(pids.iterdir())) == 2 and list(pids.iterdir()), 90)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert time.monotonic() - started < 15
+    assert process.returncode != 0 and "KeyboardInterrupt" in stderr
+    worker_pids = [int(p.stem) for p in workers]
+    assert _wait_for(lambda: not any(_alive(pid) for pid in worker_pids), 10)
+
+
+def _wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {seconds} s")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# --- choosing an executor ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("executor", "scheduler", "message"),
+    [
+        ("dask", None, "required with --executor dask"),
+        ("local", "tcp://127.0.0.1:8786", "only applies with --executor dask"),
+        ("slurm", None, "expected one of local, dask"),
+    ],
+)
+def test_check_choice_refuses_mismatched_options(executor, scheduler, message):
+    with pytest.raises(ParameterError, match=message):
+        executors.check_choice(executor, scheduler)
+
+
+def test_for_config_picks_the_executor(tmp_path):
+    from nsdval import runner
+
+    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
+    local = executors.for_config(config)
+    assert isinstance(local, LocalExecutor) and local.jobs == 3
+    dask_config = runner.RunConfig(
+        nsd_root=tmp_path, out=tmp_path, executor="dask", scheduler="local:2"
+    )
+    assert executors.for_config(dask_config).address == "local:2"  # not connected yet
+
+
+def test_a_missing_distributed_is_a_dependency_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an absent package looks like
+    with pytest.raises(executors.DependencyError, match=r"nsdval\[dask\]"):
+        executors.import_distributed()
+
+
+# --- the runner: a report whose worker keeps dying gets an error record -----------------
+def _template(path, body):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("kill = False\nresults_path = ''")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
+    nbformat.write(notebook, str(path))
+
+
+@pytest.mark.slow
+def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
+    from nsdval import runner
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    # the kernel's parent is the pool worker: killing it is a worker death mid-report
+    _template(
+        notebooks / "killer.ipynb",
+        "import os, signal\nif kill:\n    os.kill(os.getppid(), signal.SIGKILL)",
+    )
+    jobs = [
+        runner.Job(f"job{i}", "killer", None, None, {"kill": i == 1}, f"job{i}") for i in range(2)
+    ]
+    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
+    seen = []
+    records = runner.execute_jobs(
+        jobs,
+        out=tmp_path / "out",
+        config=config,
+        on_report=lambda record, done, total: seen.append((record["id"], done, total)),
+    )
+    assert [r["id"] for r in records] == ["job0", "job1"]
+    assert records[1]["status"] == "error"
+    assert records[1]["error"]["ename"] == "WorkerLostError"
+    assert records[0]["error"]["ename"] != "WorkerLostError"  # it ran (and recorded no checks)
+    assert sorted(rid for rid, _, _ in seen) == ["job0", "job1"]
+    assert [(done, total) for _, done, total in seen] == [(1, 2), (2, 2)]
+    assert (tmp_path / "out" / "job1" / "killer.html").is_file()
+    assert (tmp_path / "out" / "job1" / "results.json").is_file()

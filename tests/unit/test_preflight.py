@@ -1,0 +1,271 @@
+"""nsdval.preflight: each check passes on the clean tiny tree and names the file and fault
+of a broken copy."""
+
+import shutil
+from pathlib import Path
+
+import h5py
+import nibabel as nib
+import numpy as np
+import pytest
+import xarray as xr
+
+from nsdval import preflight
+from nsdval.errors import InputError, MissingInputError
+from nsdval.expdesign import ExpDesign
+from nsdval.layout import REGIONS, detect_layout
+
+PRF = "subj01/rois/prf-visualrois.nii.gz"
+
+
+@pytest.fixture(scope="module")
+def clean_tree(tmp_path_factory):
+    from nsdval.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("nsd") / "tiny", preset="tiny", seed=0)
+
+
+@pytest.fixture
+def tree(clean_tree, tmp_path):
+    return Path(shutil.copytree(clean_tree, tmp_path / "nsd"))
+
+
+@pytest.fixture
+def layout(tree):
+    return detect_layout(tree)
+
+
+def rewrite_betas(path, change):
+    with h5py.File(path, "r") as f:
+        values = change(f["betas"][:])
+    path.unlink()
+    with h5py.File(path, "w") as f:
+        f.create_dataset("betas", data=values)
+
+
+def rewrite_nifti(path, change):
+    image = nib.load(path)
+    data = change(np.asarray(image.get_fdata()))
+    nib.save(nib.Nifti1Image(data.astype(np.float32), image.affine), path)
+
+
+def rewrite_netcdf(path, change):
+    with xr.open_dataarray(path) as opened:
+        array = opened.load()
+    change(array).to_netcdf(path)
+
+
+# --- the clean tree ----------------------------------------------------------------------
+def test_the_clean_tree_passes_every_check(clean_tree):
+    layout = detect_layout(clean_tree)
+    assert preflight.check_inputs(layout, [1, 2], REGIONS) is None
+    assert preflight.check_betas(layout, 2)[0] > 0
+    assert preflight.assembly_subjects(layout) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{"subject": 1, "region": "IT"}, {"regions": "V1,V4"}],
+    ids=["validation", "layout"],
+)
+def test_report_inputs_pass_on_the_clean_tree(clean_tree, parameters):
+    assert preflight.check_report_inputs({"nsd_root": str(clean_tree), **parameters}) is None
+
+
+def test_report_inputs_name_a_broken_file(tree):
+    (tree / "benchmark/V1/score.json").unlink()
+    with pytest.raises(MissingInputError, match=r"V1/score.json: missing reported benchmark"):
+        preflight.check_report_inputs({"nsd_root": str(tree), "subject": 2, "region": "V1"})
+
+
+# --- sessions and betas ------------------------------------------------------------------
+def test_session_numbers_must_start_at_one_without_gaps(layout, tree):
+    assert preflight.check_session_numbers(layout, 1) == [1, 2, 3, 4]
+    (tree / "subj01/betas/betas_session03.hdf5").unlink()
+    with pytest.raises(MissingInputError) as info:
+        preflight.check_session_numbers(layout, 1)
+    assert info.value.path.endswith("subj01/betas/betas_session03.hdf5")
+    assert "missing betas session 3 of subj01 (3 session files, numbered up to 4)" in str(
+        info.value
+    )
+
+
+def test_a_subject_without_sessions_or_folder_is_missing(layout, tree):
+    for path in (tree / "subj02/betas").glob("*.hdf5"):
+        path.unlink()
+    with pytest.raises(MissingInputError, match="subj02/betas: missing betas_sessionNN"):
+        preflight.check_session_numbers(layout, 2)
+    with pytest.raises(MissingInputError, match="subj03/betas: missing betas folder of subj03"):
+        preflight.check_session_numbers(layout, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda v: np.pad(v, ((0, 0), (1, 0), (0, 0), (0, 0))), "differs from betas_session01"),
+        (lambda v: v[:10], "differs from betas_session01"),
+        (lambda v: v.astype(np.float64), "should be int16 (trials, Z, Y, X), found float64"),
+        (lambda v: v.reshape(v.shape[0], -1), "should be int16 (trials, Z, Y, X)"),
+    ],
+    ids=["spatial", "trials", "dtype", "2-D"],
+)
+def test_every_session_header_is_checked(layout, tree, change, words):
+    path = tree / "subj01/betas/betas_session04.hdf5"
+    rewrite_betas(path, change)
+    with pytest.raises(InputError) as info:
+        preflight.check_betas(layout, 1)
+    assert info.value.path == str(path)
+    assert words in info.value.problem
+
+
+def test_a_truncated_session_is_not_a_readable_hdf5_file(layout, tree):
+    path = tree / "subj02/betas/betas_session02.hdf5"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputError, match=r"session02.hdf5: not a readable HDF5 file \(.*trunc"):
+        preflight.check_betas(layout, 2)
+
+
+def test_the_design_must_cover_every_session():
+    design = ExpDesign(np.arange(1, 11), np.ones((2, 10), int), np.array([1]), path="d.mat")
+    preflight.check_design_covers(design, 2, 2, 5)
+    with pytest.raises(InputError, match="d.mat: masterordering has 10 trials, subj01's 3 ses"):
+        preflight.check_design_covers(design, 1, 3, 5)
+    with pytest.raises(InputError, match="d.mat: no subjectim row for subj03"):
+        preflight.check_design_covers(design, 3, 1, 5)
+
+
+def test_a_subject_of_the_assemblies_needs_betas_even_when_not_validated(layout, tree):
+    shutil.rmtree(tree / "subj02")
+    with pytest.raises(MissingInputError, match="subj02/betas: missing betas folder of subj02"):
+        preflight.check_inputs(layout, [1], ["V4"])
+
+
+# --- ROI and ncsnr volumes ---------------------------------------------------------------
+def test_volumes_must_be_the_betas_volume_reversed(tree):
+    path = tree / PRF
+    spatial = preflight.check_betas(detect_layout(tree), 1)[1:]
+    preflight.check_volume_fits(path, spatial, "ROI volume")
+    rewrite_nifti(path, lambda d: d.T)
+    with pytest.raises(InputError) as info:
+        preflight.check_volume_fits(path, spatial, "ROI volume")
+    assert info.value.path == str(path)
+    assert f"shape {spatial} (X, Y, Z) does not match" in info.value.problem
+    assert f"reversed, {spatial[::-1]}" in info.value.problem
+    path.write_bytes(b"junk")
+    with pytest.raises(InputError, match="not a readable NIfTI volume"):
+        preflight.check_volume_fits(path, spatial, "ROI volume")
+
+
+@pytest.mark.parametrize(
+    ("region", "name", "labels"),
+    [("V4", "prf-visualrois", [7]), ("V2", "prf-visualrois", [3, 4])],
+)
+def test_a_region_without_voxels_is_refused(layout, tree, region, name, labels):
+    path = tree / f"subj01/rois/{name}.nii.gz"
+    rewrite_nifti(path, lambda d: np.where(np.isin(d, labels), 0, d))
+    spatial = preflight.check_betas(layout, 1)[1:]
+    others = [r for r in REGIONS if r != region]
+    preflight.check_rois(layout, 1, others, spatial)
+    with pytest.raises(InputError) as info:
+        preflight.check_rois(layout, 1, [region], spatial)
+    assert info.value.path == str(path)
+    assert info.value.problem == f"no voxel of region {region} in {name}.nii.gz"
+
+
+def test_it_reads_both_streams_hemispheres_else_the_bilateral_file(layout, tree):
+    spatial = preflight.check_betas(layout, 1)[1:]
+    for hemi in ("lh", "rh"):
+        rewrite_nifti(tree / f"subj01/rois/{hemi}.streams.nii.gz", lambda d: np.minimum(d, 4))
+    with pytest.raises(InputError, match=r"lh.streams.nii.gz: no voxel of region IT in lh.st"):
+        preflight.check_rois(layout, 1, ["IT"], spatial)
+    for hemi in ("lh", "rh"):
+        (tree / f"subj01/rois/{hemi}.streams.nii.gz").unlink()
+    preflight.check_rois(layout, 1, ["IT"], spatial)  # falls back to streams.nii.gz
+    (tree / "subj01/rois/streams.nii.gz").unlink()
+    with pytest.raises(MissingInputError, match=r"rois/streams.nii.gz: missing ROI volume"):
+        preflight.check_rois(layout, 1, ["IT"], spatial)
+
+
+def test_the_ncsnr_volume_is_optional_but_must_fit(layout, tree):
+    spatial = preflight.check_betas(layout, 1)[1:]
+    path = tree / "subj01/betas/ncsnr.nii.gz"
+    rewrite_nifti(path, lambda d: d[:-1])
+    with pytest.raises(InputError, match=r"ncsnr.nii.gz: ncsnr volume shape"):
+        preflight.check_ncsnr(layout, 1, spatial)
+    path.unlink()
+    assert preflight.check_ncsnr(layout, 1, spatial) is None
+
+
+# --- assemblies and benchmark files ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("split", "coord"),
+    [
+        ("train", "stimulus_id"),
+        ("train", "subject"),
+        ("train", "voxel_z"),
+        ("train", "nc_testset"),
+        ("test", "nsd_id"),
+        ("test", "repetition"),
+        ("test", "neuroid_id"),
+        ("test", "region"),
+    ],
+)
+def test_an_alignment_coordinate_is_required(layout, split, coord):
+    path = layout.brainscore_assembly(split)
+    rewrite_netcdf(path, lambda a: a.drop_vars(coord))
+    with pytest.raises(InputError) as info:
+        preflight.check_brainscore_assembly(layout, split)
+    assert info.value.path == str(path)
+    assert info.value.problem == f"Brain-Score {split} assembly lacks coordinate {coord!r}"
+
+
+def test_repetition_is_only_required_in_test(layout):
+    rewrite_netcdf(
+        layout.brainscore_assembly("train"), lambda a: a.assign_coords(repetition=a.nsd_id * 0)
+    )
+    preflight.check_brainscore_assembly(layout, "train")
+    rewrite_netcdf(layout.brainscore_assembly("train"), lambda a: a.drop_vars("repetition"))
+    preflight.check_brainscore_assembly(layout, "train")
+
+
+def test_values_are_not_judged_by_the_preflight(layout):
+    """NaN, Inf and wrong coordinate values are for the reports to find."""
+    for split in ("train", "test"):
+
+        def poison(array):
+            values = array.values.copy()
+            values[0, 0] = np.nan
+            values[-1, -1] = np.inf
+            return array.copy(data=values).assign_coords(nsd_id=array.nsd_id + 1)
+
+        rewrite_netcdf(layout.brainscore_assembly(split), poison)
+        preflight.check_brainscore_assembly(layout, split)
+    rewrite_netcdf(layout.region_assembly("V1"), lambda a: a * np.nan)
+    preflight.check_region_assembly(layout, "V1")
+    preflight.check_inputs(layout, [1, 2], REGIONS)
+
+
+def test_dims_and_readability_of_assemblies(layout):
+    rewrite_netcdf(layout.region_assembly("V2"), lambda a: a.transpose())
+    with pytest.raises(InputError, match=r"V2 region assembly dims are \('neuroid', 'present"):
+        preflight.check_region_assembly(layout, "V2")
+    rewrite_netcdf(layout.region_assembly("IT"), lambda a: a.drop_vars("nsd_id"))
+    with pytest.raises(InputError, match="IT region assembly lacks coordinate 'nsd_id'"):
+        preflight.check_region_assembly(layout, "IT")
+    layout.brainscore_assembly("test").write_bytes(b"CDF\x01 cut")
+    with pytest.raises(InputError, match="test_8subj.nc: not a readable netCDF DataArray"):
+        preflight.check_brainscore_assembly(layout, "test")
+    with pytest.raises(MissingInputError, match="missing Brain-Score train assembly"):
+        preflight.check_dataarray(
+            layout.root / "none.nc", dims=(), coords=(), what="Brain-Score train assembly"
+        )
+
+
+def test_benchmark_files_of_a_region_are_required(layout):
+    preflight.check_benchmark(layout, "V4")
+    rewrite_netcdf(layout.activations("V4", "test"), lambda a: a.drop_vars("stimulus_id"))
+    with pytest.raises(InputError, match="V4 test activations lacks coordinate 'stimulus_id'"):
+        preflight.check_benchmark(layout, "V4")
+    layout.activations("V1", "train").unlink()
+    with pytest.raises(MissingInputError, match="activations_train.nc: missing V1 train act"):
+        preflight.check_benchmark(layout, "V1")
