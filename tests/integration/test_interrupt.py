@@ -27,6 +27,15 @@ def progress_scope(line):
     return " ".join([*words[:at], words[at].removeprefix("assembly_")])
 
 
+def default_sigint():
+    """Give the child the terminal's default SIGINT handling.
+
+    A shell running a script in the background (as CI may) starts it with SIGINT ignored,
+    which a child inherits and Python then keeps: Ctrl-C would not reach it at all.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_after(args, executed, *, timeout=240):
     """Run nsdval in its own process group; Ctrl-C the group after ``executed`` reports.
 
@@ -34,7 +43,12 @@ def interrupt_after(args, executed, *, timeout=240):
     """
     command = [sys.executable, "-m", "nsdval", *args]
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_sigint,
     )
     done, deadline = [], time.monotonic() + timeout
     for line in proc.stdout:

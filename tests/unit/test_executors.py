@@ -110,7 +110,12 @@ def test_ctrl_c_terminates_the_pool_promptly_and_reraises(tmp_path):
     tests = str(Path(__file__).resolve().parent)
     script.write_text(textwrap.dedent(INTERRUPTED_SCRIPT.format(tests=tests, pids=str(pids))))
     process = subprocess.Popen(
-        [sys.executable, str(script)], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [sys.executable, str(script)],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        # a shell running CI in the background starts it with SIGINT ignored; undo that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         workers = _wait_for(lambda: len(list(pids.iterdir())) == 2 and list(pids.iterdir()), 90)
