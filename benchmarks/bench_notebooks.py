@@ -12,13 +12,17 @@ Two measurements:
    times through ``runner.execute_job`` (one process; and ``execute_jobs`` with 2 workers)
    and through the two command lines;
 2. the demo suite (demo preset, generated once): ``runner.run_reports`` with ``--jobs 1``
-   and ``--jobs 2`` vs the command lines per notebook.
+   and ``--jobs 2`` vs the command lines per notebook, and ``--jobs 2`` with warm kernels
+   (forked from a zygote that has the imports done, the default) vs plain kernel launches
+   (``NSDVAL_WARM_KERNELS=0``).
 
     python benchmarks/bench_notebooks.py                      # subjects 1-2: 9 notebooks
     python benchmarks/bench_notebooks.py --subjects 1-8       # the whole demo suite (33)
 """
 
 import argparse
+import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from common import header, parse_args, row
 
-from nsdval import cache, runner, synth
+from nsdval import cache, kernel, runner, synth
 from nsdval.cli import parse_subjects
 from nsdval.layout import REGIONS, detect_layout
 
@@ -76,6 +80,20 @@ def time_trivial(n, tmp):
     return serial, pooled, (time.perf_counter() - start) / n
 
 
+@contextlib.contextmanager
+def plain_kernels():
+    """Start every kernel the plain way (a fresh ``python -m ipykernel_launcher``)."""
+    before = os.environ.get(kernel.WARM_ENV)
+    os.environ[kernel.WARM_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[kernel.WARM_ENV]
+        else:
+            os.environ[kernel.WARM_ENV] = before
+
+
 def run_suite(data, out, subjects, jobs):
     config = runner.RunConfig(nsd_root=data, out=out, subjects=subjects, jobs=jobs, force=True)
     start = time.perf_counter()
@@ -120,11 +138,14 @@ def main():
             data = synth.synthesize(tmp / "demo", preset="demo", seed=0)
         one, results = run_suite(data, tmp / "jobs1", args.subjects, 1)
         two, _ = run_suite(data, tmp / "jobs2", args.subjects, 2)
+        with plain_kernels():
+            plain, _ = run_suite(data, tmp / "plain2", args.subjects, 2)
         n = len(results["reports"])
         base = cli_suite(data, tmp / "cli", results["reports"], args.subjects)
         print(f"# demo suite, subjects {args.subjects}: {n} notebooks, extraction included")
         row("suite --jobs 1", one, base, "CLI")
         row("suite --jobs 2", two, base, "CLI")
+        row("suite --jobs 2, warm vs plain kernels", two, plain, "plain")
         print(
             f"{'':<44}--jobs 1 / --jobs 2 = {one / two:.2f}x; per notebook "
             f"{one / n:.2f} s (jobs 1), {two / n:.2f} s (jobs 2), {base / n:.2f} s (CLI)"

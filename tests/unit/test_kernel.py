@@ -1,0 +1,317 @@
+"""The pinned kernel manager and its warm kernels forked from a zygote process."""
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from jupyter_client.provisioning import LocalProvisioner
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from nsdval import kernel, zygote
+from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager, ZygoteProvisioner
+
+
+def make_notebook(path, *sources):
+    """Write a notebook: a parameters cell, then one code cell per source."""
+    cells = [nbformat.v4.new_code_cell("label = 'none'", metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(textwrap.dedent(source)) for source in sources]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
+def execute(path, out, **kwargs):
+    """Execute a notebook the way the runner does; return the executed notebook."""
+    papermill.execute_notebook(
+        str(path),
+        str(out),
+        kernel_name=KERNEL_NAME,
+        language="python",
+        progress_bar=False,
+        cwd=str(Path(out).parent),
+        kernel_manager_class=ThisPythonKernelManager,
+        **kwargs,
+    )
+    return nbformat.read(out, as_version=4)
+
+
+def stdout_of(notebook):
+    """The printed text of each code cell after the parameters cells."""
+    texts = []
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or {"parameters", "injected-parameters"} & set(tags):
+            continue
+        texts.append("".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream"))
+    return texts
+
+
+def zygote_pid():
+    client = kernel._zygote["client"]
+    return client.process.pid if client is not None and client.alive() else None
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    monkeypatch.setenv(kernel.WARM_ENV, "1")
+
+
+@pytest.fixture
+def isolated_zygote(monkeypatch):
+    """A zygote state of its own, stopped afterwards (the process-wide one is untouched)."""
+    state = {"client": None, "starts": 0, "pid": os.getpid(), "warned": False}
+    monkeypatch.setattr(kernel, "_zygote", state)
+    yield state
+    if state["client"] is not None:
+        state["client"].close()
+
+
+PROBE = """
+import os
+print(os.getpid(), os.getppid())
+"""
+
+
+def kernel_pids(notebook):
+    """(pid, parent pid) of the kernel that executed a notebook made with PROBE first."""
+    pid, ppid = stdout_of(notebook)[0].split()
+    return int(pid), int(ppid)
+
+
+# ---------------------------------------------------------------- fast unit tests
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [(None, True), ("1", True), ("0", False), ("off", False), ("false", False), ("yes", True)],
+)
+def test_warm_kernels_are_on_unless_disabled(monkeypatch, value, enabled):
+    if value is None:
+        monkeypatch.delenv(kernel.WARM_ENV, raising=False)
+    else:
+        monkeypatch.setenv(kernel.WARM_ENV, value)
+    assert kernel.warm_kernels_enabled() is enabled
+
+
+@pytest.mark.parametrize(
+    ("value", "provisioner"), [("0", LocalProvisioner), ("1", ZygoteProvisioner)]
+)
+def test_the_provisioner_follows_the_setting(monkeypatch, value, provisioner):
+    monkeypatch.setenv(kernel.WARM_ENV, value)
+    manager = ThisPythonKernelManager()
+    # a thread of its own: another test's browser may keep an event loop running in this one
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, manager._async_pre_start_kernel()).result()
+    try:
+        assert type(manager.provisioner) is provisioner
+        assert manager.kernel_id
+    finally:
+        manager.cleanup_connection_file()
+
+
+def test_pid_running_sees_zombies_and_reaped_children():
+    assert kernel.pid_running(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while kernel.pid_running(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not kernel.pid_running(child.pid)  # exited, not yet reaped: a zombie
+    child.wait()
+    assert not kernel.pid_running(child.pid)
+
+
+def test_returncode_follows_popen():
+    assert zygote.returncode(0) == 0
+    assert zygote.returncode(3 << 8) == 3
+    assert zygote.returncode(signal.SIGKILL) == -signal.SIGKILL
+
+
+def test_a_zygote_that_cannot_start_raises(tmp_path):
+    client = kernel.ZygoteClient()
+    client.path = str(tmp_path / "missing" / "zygote.sock")  # cannot bind there
+    with pytest.raises(kernel.ZygoteError, match="did not start"):
+        client.start(timeout=60)
+    assert client.process.poll() is not None
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+@pytest.mark.slow
+def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, monkeypatch, isolated_zygote):
+    source = make_notebook(
+        tmp_path / "nb.ipynb",
+        """
+        %matplotlib inline
+        import os, sys
+        import numpy as np
+        import matplotlib
+        import matplotlib.pyplot as plt
+        from nsdval import checks
+        print(label, np.arange(4).sum(), matplotlib.get_backend(), "" in sys.path)
+        print(np.random.default_rng(0).integers(100, size=3), os.path.exists("out.ipynb"))
+        print(sys.path, sorted(os.environ), sys.argv[1:2])
+        print((np.ones((400, 400)) @ np.ones((400, 400))).sum())  # BLAS threads after fork
+        """,
+        "plt.plot([1, 2])",
+        "1 / 0",
+    )
+    outputs = {}
+    for value in ("0", "1"):
+        monkeypatch.setenv(kernel.WARM_ENV, value)
+        out = tmp_path / value / "out.ipynb"
+        out.parent.mkdir()
+        with pytest.raises(papermill.PapermillExecutionError, match="ZeroDivisionError"):
+            execute(source, out, parameters={"label": "hello"})
+        notebook = nbformat.read(out, as_version=4)
+        types = [[o.output_type for o in cell.get("outputs", [])] for cell in notebook.cells]
+        outputs[value] = (stdout_of(notebook), types)
+    assert outputs["0"] == outputs["1"]
+    assert outputs["1"][0][0].startswith("hello 6 inline True\n")
+    assert ["display_data"] in [t[-1:] for t in outputs["1"][1]]
+    assert zygote_pid() is not None  # the second run was warm
+
+
+@pytest.mark.slow
+def test_notebooks_do_not_share_state(tmp_path, warm, isolated_zygote):
+    first = make_notebook(tmp_path / "a.ipynb", PROBE, "leaked = 42\nimport json")
+    second = make_notebook(
+        tmp_path / "b.ipynb",
+        PROBE,
+        "print('leaked' in globals(), 'json' in globals())",
+    )
+    a = execute(first, tmp_path / "a.out.ipynb")
+    b = execute(second, tmp_path / "b.out.ipynb")
+    pid_a, ppid_a = kernel_pids(a)
+    pid_b, ppid_b = kernel_pids(b)
+    assert pid_a != pid_b
+    assert ppid_a == ppid_b == zygote_pid()  # both forked from the zygote
+    assert stdout_of(b)[1].split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_forked_kernels_draw_different_random_numbers(tmp_path, warm, isolated_zygote):
+    source = make_notebook(tmp_path / "r.ipynb", "import numpy as np\nprint(np.random.rand())")
+    first = stdout_of(execute(source, tmp_path / "r1.ipynb"))[0]
+    second = stdout_of(execute(source, tmp_path / "r2.ipynb"))[0]
+    assert first != second
+
+
+@pytest.mark.slow
+def test_a_kernel_that_kills_itself_is_reported_dead(tmp_path, warm, isolated_zygote):
+    source = make_notebook(tmp_path / "die.ipynb", "import os, signal\nos.kill(os.getpid(), 9)")
+    started = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        execute(source, tmp_path / "die.out.ipynb")
+    assert time.monotonic() - started < 30
+    assert kernel._zygote["client"] is not None  # it was a forked kernel
+
+
+@pytest.mark.slow
+def test_a_cell_timeout_stops_the_kernel(tmp_path, warm, isolated_zygote):
+    source = make_notebook(tmp_path / "slow.ipynb", PROBE, "import time\ntime.sleep(120)")
+    started = time.monotonic()
+    with pytest.raises(CellTimeoutError):
+        execute(source, tmp_path / "slow.out.ipynb", execution_timeout=2)
+    assert time.monotonic() - started < 30
+    pid, _ = kernel_pids(nbformat.read(tmp_path / "slow.out.ipynb", as_version=4))
+    assert wait_gone(pid)
+
+
+@pytest.mark.slow
+def test_the_plain_launch_is_the_fallback(tmp_path, monkeypatch, warm, isolated_zygote, caplog):
+    def refuse(self, timeout=None):
+        raise kernel.ZygoteError("no zygote today")
+
+    monkeypatch.setattr(kernel.ZygoteClient, "start", refuse)
+    source = make_notebook(tmp_path / "nb.ipynb", PROBE)
+    with caplog.at_level(logging.WARNING, logger="nsdval.kernel"):
+        first = execute(source, tmp_path / "1.ipynb")
+        second = execute(source, tmp_path / "2.ipynb")
+    assert kernel_pids(first)[1] == kernel_pids(second)[1] == os.getpid()  # Popen children
+    warnings = [r for r in caplog.records if "warm kernels unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+@pytest.mark.slow
+def test_no_zombies_are_left(tmp_path, warm, isolated_zygote):
+    source = make_notebook(tmp_path / "nb.ipynb", PROBE)
+    pids = [kernel_pids(execute(source, tmp_path / f"{i}.ipynb"))[0] for i in range(4)]
+    assert all(wait_gone(pid) for pid in pids)
+    assert children_of(zygote_pid()) == []
+    assert [pid for pid, state in children_of(os.getpid()) if state == "Z"] == []
+
+
+def children_of(parent):
+    """(pid, state) of the processes whose parent is ``parent``, read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if int(fields[1]) == parent:
+            children.append((int(entry.name), fields[0]))
+    return children
+
+
+OWNER = """
+import asyncio, os, sys
+from nsdval import kernel
+
+async def main():
+    manager = kernel.ThisPythonKernelManager()
+    await manager.start_kernel()
+    print(kernel._zygote["client"].process.pid, manager.provisioner.pid, flush=True)
+    sys.stdin.readline()
+    os._exit(0)  # no atexit: the zygote must notice on its own
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
+    env = {**os.environ, kernel.WARM_ENV: "1"}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        zygote_pid, kernel_pid = map(int, owner.stdout.readline().split())
+        assert kernel.pid_running(zygote_pid) and kernel.pid_running(kernel_pid)
+        owner.stdin.close()
+        owner.wait(timeout=30)
+        assert wait_gone(zygote_pid) and wait_gone(kernel_pid)
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def wait_gone(pid, timeout=15):
+    """Whether ``pid`` exits (or becomes a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while kernel.pid_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
