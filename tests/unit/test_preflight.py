@@ -51,8 +51,9 @@ def rewrite_nifti(path, change):
 
 def rewrite_netcdf(path, change):
     with xr.open_dataarray(path) as opened:
-        array = opened.load()
-    change(array).to_netcdf(path)
+        array = change(opened.load())
+    array.encoding = {}  # else an older xarray writes the old coordinate list back
+    array.to_netcdf(path)
 
 
 # --- the clean tree ----------------------------------------------------------------------
