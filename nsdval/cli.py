@@ -334,10 +334,8 @@ def cmd_run(args):
     executors.check_choice(args.executor, args.scheduler)
     if args.executor == "dask":
         executors.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
-    # workers run elsewhere, in other working folders: give them absolute paths
-    absolute = args.executor == "dask"
     config = runner.RunConfig(
-        nsd_root=args.nsd_root.resolve() if absolute else args.nsd_root,
+        nsd_root=args.nsd_root,
         out=args.out,
         subjects=args.subjects,
         regions=args.regions,
@@ -347,7 +345,7 @@ def cmd_run(args):
         parameters=dict(args.parameters),
         variant=args.variant,
         folders={
-            f"{n}_dir": _absolute(getattr(args, f"{n}_dir"), absolute)
+            f"{n}_dir": getattr(args, f"{n}_dir")
             for n in ("assemblies", "brainscore", "benchmark")
         },
         notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
@@ -359,10 +357,6 @@ def cmd_run(args):
     )
     results = runner.run_reports(config, on_report=print_progress)
     return _summarise(results, args.out)
-
-
-def _absolute(path, wanted):
-    return path.resolve() if path is not None and wanted else path
 
 
 def default_demo_data(preset):

@@ -91,7 +91,11 @@ class NsdLayout:
         if self.kind not in LAYOUTS:
             allowed = ", ".join(LAYOUTS)
             raise ParameterError("layout", f"expected one of {allowed}, got {self.kind!r}")
-        object.__setattr__(self, "root", Path(self.root))
+        # absolute: notebooks and workers run in other working folders
+        object.__setattr__(self, "root", Path(self.root).absolute())
+        for name in ("assemblies_dir", "brainscore_dir", "benchmark_dir"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)).absolute())
 
     # --- NSD files -------------------------------------------------------------------
     def subject_betas_dir(self, subject):

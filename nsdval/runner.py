@@ -184,7 +184,7 @@ def resolve_subjects(config, layout):
 def plan_jobs(config, subjects, declared_by_template, *, layout_regions=None):
     """Expand a run into its jobs: the layout report, then every subject x region."""
     base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
-    base.update({k: str(v) for k, v in config.folders.items() if v})
+    base.update({k: str(Path(v).resolve()) for k, v in config.folders.items() if v})
     layout_params = {**base, "regions": ",".join(layout_regions or config.regions)}
     if config.cache:
         base["cache_dir"] = str(Path(config.out).resolve() / CACHE_DIR)
@@ -290,21 +290,12 @@ def extract_subjects(layout, subjects, *, config, cache_dir, executor=None):
     outcomes = executor.map_as_completed(
         _extract_quietly,
         list(subjects),
-        layout=_absolute_layout(layout),
+        layout=layout,
         regions=tuple(config.regions),
         cache_dir=str(Path(cache_dir).resolve()),
     )
     for _ in outcomes:
         pass
-
-
-def _absolute_layout(layout):
-    """``layout`` with absolute paths, for workers whose working folder differs."""
-    import dataclasses
-
-    folders = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
-    absolute = {f: Path(getattr(layout, f)).resolve() for f in folders if getattr(layout, f)}
-    return dataclasses.replace(layout, root=Path(layout.root).resolve(), **absolute)
 
 
 def _extract_quietly(subject, *, layout, regions, cache_dir):

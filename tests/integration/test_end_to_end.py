@@ -221,3 +221,18 @@ def test_the_official_nsd_layout_validates_the_same(tiny_tree, tmp_path):
         "subj02-IT-assembly_validation",
     ]
     assert "official layout" in (out / "subj02/IT/assembly_validation.html").read_text()
+
+
+def test_relative_root_and_folder_overrides_reach_the_notebooks(tiny_tree, tmp_path, monkeypatch):
+    # the notebooks run in their report folders: relative paths must be made absolute first
+    monkeypatch.chdir(tiny_tree.parent)
+    out = tmp_path / "out"
+    args = ["run", "--nsd-root", tiny_tree.name, "--out", str(out), "--subjects", "1"]
+    args += ["--regions", "V4", "--assemblies-dir", f"{tiny_tree.name}/assemblies"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in results["reports"]] == ["pass", "pass"]
+    assert all(
+        r["parameters"]["assemblies_dir"] == str(tiny_tree.resolve() / "assemblies")
+        for r in results["reports"]
+    )
