@@ -113,11 +113,9 @@ def check_choice(executor, scheduler):
 
 def for_config(config):
     """The executor a :class:`~nsdval.runner.RunConfig` asks for (use it as a context)."""
-    executor = getattr(config, "executor", "local")
-    scheduler = getattr(config, "scheduler", None)
-    check_choice(executor, scheduler)
-    if executor == "dask":
-        return DaskExecutor(scheduler, local_workers=config.jobs)
+    check_choice(config.executor, config.scheduler)
+    if config.executor == "dask":
+        return DaskExecutor(config.scheduler, local_workers=config.jobs)
     return LocalExecutor(config.jobs)
 
 

@@ -32,14 +32,14 @@ from nbconvert import HTMLExporter
 from nbconvert.filters import strip_ansi
 from nbconvert.preprocessors import TagRemovePreprocessor
 
+from nsdval import checks
 from nsdval.errors import InputError
+from nsdval.layout import REGIONS
 
-STATUSES = ("error", "fail", "warn", "pass")
+STATUSES = tuple(reversed(checks.STATUSES))
 """Every status, worst first; the order of sorting and of "worst"."""
 
-REGION_ORDER = ("V1", "V2", "V4", "IT")
 SUMMARY_TAG = "nsdval-summary"
-"""Regions in display order; other regions follow, sorted by name."""
 
 _PAGE_IDS = (
     "summary",
@@ -545,8 +545,8 @@ def _page(*, title: str, body: Markup, script: str | None = None, page_class: st
 
 
 def _region_key(region: str) -> tuple[int, str]:
-    known = region in REGION_ORDER
-    return (REGION_ORDER.index(region) if known else len(REGION_ORDER), "" if known else region)
+    known = region in REGIONS
+    return (REGIONS.index(region) if known else len(REGIONS), "" if known else region)
 
 
 def _report_rows(reports: list[dict]) -> list[dict]:

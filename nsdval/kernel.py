@@ -235,15 +235,6 @@ def get_zygote():
         return client
 
 
-def stop_zygote():
-    """Stop this process's zygote, if any (the next kernel starts a new one)."""
-    with _lock:
-        client = _zygote["client"]
-        _zygote.update(client=None, starts=0)
-    if client is not None and _zygote["pid"] == os.getpid():
-        client.close()
-
-
 def _warn_fallback(exc):
     if not _zygote["warned"]:
         _zygote["warned"] = True
