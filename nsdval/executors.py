@@ -6,7 +6,8 @@ job that raises, or whose worker keeps dying, yields an outcome with ``error`` s
 of stopping the batch; the runner turns it into an ``error`` record.
 
 :class:`LocalExecutor` runs the jobs in this process (``jobs <= 1``) or in a pool of spawned
-worker processes. When a worker process dies the pool breaks; the unfinished jobs go to a
+worker processes, kept for the executor's life (a run's extraction and its notebooks share
+the workers). When a worker process dies the pool breaks; the unfinished jobs go to a
 fresh pool, and each job that was running when a worker died is first re-run alone, so a
 job that kills its worker every time is blamed (after ``retries`` solo attempts) without
 taking the others down with it.
@@ -33,6 +34,7 @@ EXECUTORS = ("local", "dask")
 RETRIES = 2
 CONNECT_TIMEOUT = 5.0
 LOCAL_SCHEDULER = "local"
+PRELOAD = ("nsdval.runner",)  # what the pool's workers run, imported once by the fork server
 
 
 class Outcome(NamedTuple):
@@ -128,9 +130,9 @@ def _remember_queue(queue):
     _started_queue = queue
 
 
-def _tracked(fn, index, item, kwargs):
-    """Run in a pool worker: announce ``index`` as started, then call ``fn``."""
-    _started_queue.put(index)
+def _tracked(fn, tag, item, kwargs):
+    """Run in a pool worker: announce ``tag`` (round, index) as started, then call ``fn``."""
+    _started_queue.put(tag)
     return fn(item, **kwargs)
 
 
@@ -150,15 +152,25 @@ class LocalExecutor:
         self.jobs = jobs
         self.retries = retries
         self._pool = None
+        self._started = None  # the queue on which the pool's workers announce started items
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __exit__(self, exc_type, *exc_info):
+        if exc_type is None:
+            self.shutdown()
+        else:
+            self.close()
+
+    def shutdown(self):
+        """Let the pool's idle workers exit (the end of a run)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def close(self):
-        """Terminate a pool left running (after an interrupt)."""
+        """Terminate a pool left running (after an interrupt or an error)."""
         if self._pool is not None:
             _terminate(self._pool)
             self._pool = None
@@ -198,21 +210,18 @@ class LocalExecutor:
                     yield Outcome(items[index], None, WorkerLostError(items[index], deaths[index]))
 
     def _round(self, fn, batch, items, kwargs, lost):
-        """Run the items at indices ``batch`` in a fresh pool.
+        """Run the items at indices ``batch`` in the pool (a fresh one if it broke).
 
         Yields ``(index, result, error)`` of the items that finished; puts in ``lost`` the
-        indices of items that had started when a worker died.
+        indices of items that had started when a worker died. The pool outlives the call,
+        so a run's extraction and its notebooks share the same workers.
         """
-        context = multiprocessing.get_context("spawn")
-        started_queue = context.SimpleQueue()
-        workers = min(self.jobs, len(batch))
-        self._pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_remember_queue, initargs=(started_queue,)
-        )
+        pool, started_queue = self._get_pool()
+        token = uuid4().hex  # started items are announced per round
         started, broken = set(), set()
         try:
             futures = {
-                self._pool.submit(_tracked, fn, index, items[index], kwargs): index
+                pool.submit(_tracked, fn, (token, index), items[index], kwargs): index
                 for index in batch
             }
             for future in as_completed(futures):
@@ -227,10 +236,38 @@ class LocalExecutor:
         except BaseException:
             self.close()
             raise
-        self._pool.shutdown(wait=True)
-        self._pool = None
+        if broken:
+            self.close()
         _drain(started_queue, started)
-        lost.update(broken & started)
+        lost.update(broken & {index for round_token, index in started if round_token == token})
+
+    def _get_pool(self):
+        """The running pool and its started-items queue, started on first use."""
+        if self._pool is None:
+            context = pool_context()
+            self._started = context.SimpleQueue()
+            self._pool = ProcessPoolExecutor(
+                self.jobs,
+                mp_context=context,
+                initializer=_remember_queue,
+                initargs=(self._started,),
+            )
+        return self._pool, self._started
+
+
+def pool_context():
+    """The start method of the pool's workers: forked from a server that has nsdval imported.
+
+    A "forkserver" starts once per process, imports :data:`PRELOAD`, then forks each
+    worker: the workers start with the imports done, and (unlike a plain fork of this
+    process) without whatever threads or open files the caller has. Where there is no fork
+    server (Windows), workers are spawned and import on their own.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
 
 
 def _in_process(fn, items, kwargs):

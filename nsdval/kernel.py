@@ -8,9 +8,10 @@ This manager ignores the kernelspec registry and starts ``ipykernel`` with
 Warm kernels: unless ``NSDVAL_WARM_KERNELS=0``, each kernel is forked from a zygote
 process (:mod:`nsdval.zygote`) that has already imported the templates' modules, instead
 of being started as ``python -m ipykernel_launcher``. Each notebook still gets a fresh
-kernel process of its own. One zygote serves the process that started it; it is started
-on first use. If it cannot start or answer, kernels are started the plain way, and this
-is logged once.
+kernel process of its own. A process starts its zygote on first use, or early with
+:func:`prestart_zygote`; a run's worker processes attach to the zygote of the run's main
+process (:func:`zygote_address`, :func:`use_zygote`), so the imports are paid once per run.
+If it cannot start or answer, kernels are started the plain way, and this is logged once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import NamedTuple
 from uuid import uuid4
 
 from jupyter_client.kernelspec import KernelSpec
@@ -111,19 +113,49 @@ class ZygoteError(RuntimeError):
     """The zygote could not be started or did not answer a request."""
 
 
-class ZygoteClient:
-    """Starts one zygote process and asks it for kernels.
+class ZygoteAddress(NamedTuple):
+    """Where a running zygote listens: its pid and the path of its socket."""
 
-    The zygote (``python -m nsdval.zygote SOCKET``) is a child of this process; it exits
-    when this process exits.
+    pid: int
+    path: str
+
+
+class ZygoteClient:
+    """Asks a zygote for kernels: one this process starts, or one it attaches to.
+
+    An own zygote (``python -m nsdval.zygote SOCKET``) is a child of this process and exits
+    when this process exits. With ``address``, the client uses a zygote that another
+    process (the run's main process) started and stops: the worker processes of a run share
+    one zygote, so its imports are paid once.
+
+    Parameters
+    ----------
+    address : ZygoteAddress or None
+        A running zygote to attach to; ``None`` for one of this process's own.
     """
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="nsdval-zygote-")
-        self.path = str(Path(self.dir) / "zygote.sock")
-        self.log_path = Path(self.dir) / "zygote.log"
+    def __init__(self, address=None):
         self.process = None
         self.owner = os.getpid()
+        if address is None:
+            self.dir = tempfile.mkdtemp(prefix="nsdval-zygote-")
+            self.path = str(Path(self.dir) / "zygote.sock")
+            self.pid = None
+            self.ready = False
+        else:
+            self.dir = None
+            self.pid, self.path = address
+            self.ready = True
+
+    @property
+    def address(self):
+        """The :class:`ZygoteAddress` other processes can attach to."""
+        return ZygoteAddress(self.pid, self.path)
+
+    @property
+    def log_path(self):
+        """The own zygote's stderr."""
+        return Path(self.dir) / "zygote.log" if self.dir else None
 
     def start(self, timeout=ZYGOTE_START_TIMEOUT):
         """Start the zygote and wait until it listens.
@@ -133,6 +165,11 @@ class ZygoteClient:
         ZygoteError
             If it exits or stays silent for ``timeout`` seconds.
         """
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self):
+        """Start the zygote process; it imports the modules while this process goes on."""
         with self.log_path.open("ab") as errors:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "nsdval.zygote", self.path, self.dir],
@@ -142,22 +179,37 @@ class ZygoteClient:
                 cwd=self.dir,
                 start_new_session=True,
             )
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout=ZYGOTE_START_TIMEOUT):
+        """Wait until the spawned zygote listens (it says ``ready``).
+
+        Raises
+        ------
+        ZygoteError
+            If it exits or stays silent for ``timeout`` seconds (it is then stopped).
+        """
+        if self.ready:
+            return
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline() if ready else b""
         self.process.stdout.close()
         if line.strip() != b"ready":
             self.close()
             raise ZygoteError(f"the zygote did not start; its log: {self.log_tail()}")
+        self.ready = True
 
     def log_tail(self, size=2000):
         """The end of the zygote's stderr."""
         try:
             return self.log_path.read_text(errors="replace")[-size:].strip() or "(empty)"
-        except OSError:
+        except (OSError, AttributeError):
             return "(unreadable)"
 
     def alive(self):
         """Whether the zygote process is running."""
+        if self.dir is None:  # attached: another process's zygote
+            return pid_running(self.pid) and Path(self.path).exists()
         return self.process is not None and self.process.poll() is None
 
     def launch(self, argv, cwd, env):
@@ -168,7 +220,8 @@ class ZygoteClient:
         pid : int
             The kernel's pid.
         conn : socket.socket
-            The connection on which the zygote will report the kernel's exit.
+            The connection on which the zygote will report the kernel's exit. The zygote
+            kills the kernel if this connection closes first (this process died).
         """
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -187,11 +240,11 @@ class ZygoteClient:
         return reply["pid"], conn
 
     def close(self):
-        """Stop the zygote (its kernels die with it) and remove its folder.
+        """Stop an own zygote (its kernels die with it) and remove its folder.
 
-        Does nothing in a forked copy of the owner process.
+        Does nothing for an attached zygote, or in a forked copy of the owner process.
         """
-        if os.getpid() != self.owner:
+        if self.dir is None or os.getpid() != self.owner:
             return
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
@@ -204,6 +257,33 @@ _lock = threading.Lock()
 _zygote = {"client": None, "starts": 0, "pid": None, "warned": False}
 
 
+def _current_client():
+    """The client of this process, if its zygote still runs (call with the lock held)."""
+    if _zygote["pid"] != os.getpid():  # a forked copy of this module: start afresh
+        _zygote.update(client=None, starts=0, pid=os.getpid())
+    client = _zygote["client"]
+    if client is not None and not client.alive():
+        client.close()
+        client = _zygote["client"] = None
+    return client
+
+
+def _spawn_own():
+    """Spawn a zygote of this process's own and remember it (call with the lock held)."""
+    if _zygote["starts"] >= MAX_ZYGOTE_STARTS:
+        raise ZygoteError(f"the zygote failed {MAX_ZYGOTE_STARTS} times")
+    _zygote["starts"] += 1
+    client = ZygoteClient()
+    try:
+        client.spawn()
+    except (OSError, ZygoteError) as exc:
+        client.close()
+        raise ZygoteError(f"the zygote could not be started: {exc}") from exc
+    atexit.register(client.close)
+    _zygote["client"] = client
+    return client
+
+
 def get_zygote():
     """Return the running zygote of this process, started on first use.
 
@@ -213,26 +293,61 @@ def get_zygote():
         If it cannot be started (after :data:`MAX_ZYGOTE_STARTS` attempts per process).
     """
     with _lock:
-        if _zygote["pid"] != os.getpid():  # a forked copy of this module: start afresh
-            _zygote.update(client=None, starts=0, pid=os.getpid())
-        client = _zygote["client"]
-        if client is not None and client.alive():
-            return client
+        client = _current_client() or _spawn_own()
+        try:
+            client.wait_ready()  # at once if it was prestarted and is ready
+        except ZygoteError:
+            _zygote["client"] = None
+            raise
+        return client
+
+
+def prestart_zygote():
+    """Start this process's zygote now, without waiting for its imports.
+
+    The run's main process calls it first, so the zygote imports while the inputs are
+    checked and extracted. Does nothing when warm kernels are off or a zygote is running.
+    """
+    if not warm_kernels_enabled():
+        return
+    with _lock:
+        if _current_client() is None:
+            try:
+                _spawn_own()
+            except ZygoteError as exc:
+                _warn_fallback(exc)
+
+
+def zygote_address():
+    """Address of this process's zygote (started, and waited for, if need be), or ``None``.
+
+    ``None`` when warm kernels are off or no zygote could be started; worker processes
+    then start kernels on their own.
+    """
+    if not warm_kernels_enabled():
+        return None
+    try:
+        return get_zygote().address
+    except ZygoteError as exc:
+        _warn_fallback(exc)
+        return None
+
+
+def use_zygote(address):
+    """Fork this process's kernels from the zygote at ``address`` (another process's).
+
+    Called in a worker process with the address the run's main process published; ``None``
+    leaves the worker to start a zygote of its own on first use.
+    """
+    if address is None:
+        return
+    with _lock:
+        client = _current_client()
+        if client is not None and client.path == address.path:
+            return
         if client is not None:
             client.close()
-            _zygote["client"] = None
-        if _zygote["starts"] >= MAX_ZYGOTE_STARTS:
-            raise ZygoteError(f"the zygote failed {MAX_ZYGOTE_STARTS} times")
-        _zygote["starts"] += 1
-        client = ZygoteClient()
-        try:
-            client.start()
-        except BaseException:
-            client.close()
-            raise
-        atexit.register(client.close)
-        _zygote["client"] = client
-        return client
+        _zygote["client"] = ZygoteClient(ZygoteAddress(*address))
 
 
 def _warn_fallback(exc):
@@ -270,7 +385,8 @@ class ZygoteProvisioner(LocalProvisioner):
 
     def _fork(self, argv, kwargs):
         env = kwargs.get("env")
-        env = dict(os.environ if env is None else env)
+        # the launching process, as jupyter_client's own launcher sets it
+        env = {**(os.environ if env is None else env), "JPY_PARENT_PID": str(os.getpid())}
         cwd = str(kwargs.get("cwd") or Path.cwd())
         pid, conn = get_zygote().launch(argv, cwd, env)
         self.zygote_pid = self.pid = self.pgid = pid

@@ -18,7 +18,18 @@ import nbformat
 import papermill
 
 import nsdval
-from nsdval import atomic, cache, checks, compare, executors, html, incremental, manifest, verify
+from nsdval import (
+    atomic,
+    cache,
+    checks,
+    compare,
+    executors,
+    html,
+    incremental,
+    kernel,
+    manifest,
+    verify,
+)
 from nsdval.errors import MissingInputError, OutputError, ParameterError
 from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
@@ -233,6 +244,8 @@ def run_reports(config, *, on_report=None):
         for t in (LAYOUT, VALIDATION)
     }
     check_overrides(config.parameters, declared)
+    if config.executor == "local":
+        kernel.prestart_zygote()  # it imports while the inputs are checked and extracted
     check_inputs(layout, subjects, config.regions)  # unreadable input: exit 2, OUT untouched
     out = prepare_out(config.out)
     previous = {} if config.force else incremental.previous_records(out)
@@ -338,6 +351,8 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
         "notebooks_dir": str(Path(config.notebooks_dir).resolve()),
         "timeout": config.timeout,
     }
+    if isinstance(executor, executors.LocalExecutor):  # workers on this machine share a zygote
+        kwargs["zygote"] = kernel.zygote_address()
     records = {}
     for job, record, error in executor.map_as_completed(execute_job, list(jobs), **kwargs):
         if error is not None:
@@ -347,7 +362,7 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
     return [records[job.id] for job in jobs]
 
 
-def _failed_job(job, exc, *, out, notebooks_dir, timeout=None):
+def _failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
     """Record, and write the report of, a job that did not finish: its worker died or it raised."""
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -363,12 +378,15 @@ def _notify(callback, record, done, total):
         callback(record, done, total)
 
 
-def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None):
+def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=None):
     """Execute one job's notebook and write its notebook, HTML and sidecar.
 
     Never raises for a notebook that fails: the record's status is ``error`` and its
-    ``error`` entry names the exception and the failing cell.
+    ``error`` entry names the exception and the failing cell. ``zygote`` (a
+    :class:`nsdval.kernel.ZygoteAddress`) is the run's shared zygote to fork the kernel
+    from; without it, the process starts a zygote of its own.
     """
+    kernel.use_zygote(zygote)
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = folder / SIDECAR

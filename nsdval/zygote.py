@@ -19,13 +19,16 @@ Protocol (``SOCK_SEQPACKET``: one message per packet, JSON):
   exits (negative: killed by that signal, as :attr:`subprocess.Popen.returncode`), after
   which the zygote closes the connection.
 
-The zygote exits when its parent (the process that started it) exits, and then kills the
-kernels it forked.
+A kernel whose client closes the connection before the kernel exits (the client process
+died) is killed. The zygote exits when its parent (the process that started it) exits, and
+then kills the kernels it forked. Any process of the same user may be a client: the worker
+processes of a run share the zygote their main process started.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -62,6 +65,7 @@ TEMPLATE_MODULES = (
     "matplotlib.backends.backend_agg",
     "IPython.core.pylabtools",
     "h5py",
+    "h5netcdf",
     "nibabel",
     "nsdval.assemblies",
     "nsdval.benchmark",
@@ -71,6 +75,9 @@ TEMPLATE_MODULES = (
     "nsdval.structure",
     "nsdval.validation",
 )
+# Lookups that libraries make lazily, on first use, and cache for the process: xarray finds
+# its chunk managers (importing dask, when installed) the first time it decodes a variable.
+WARM_CALLS = (("xarray.namedarray.parallelcompat", "list_chunkmanagers"),)
 IMPORT_ENV = {}  # environment variables set by the preloaded modules' imports
 MAX_MESSAGE = 1 << 20
 POLL_SECONDS = 0.5
@@ -90,7 +97,7 @@ def preload():
     failed = import_all(KERNEL_MODULES)
     IMPORT_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v})
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
-    return failed + import_all(TEMPLATE_MODULES)
+    return failed + import_all(TEMPLATE_MODULES) + call_all(WARM_CALLS)
 
 
 def import_all(modules):
@@ -101,6 +108,17 @@ def import_all(modules):
             importlib.import_module(name)
         except Exception:  # a missing optional module only costs its import in the kernel
             failed.append(name)
+    return failed
+
+
+def call_all(calls):
+    """Call each ``(module, function)`` of ``calls``; return the names that failed."""
+    failed = []
+    for module, function in calls:
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:  # the kernel makes the call itself, as it would without a zygote
+            failed.append(f"{module}.{function}")
     return failed
 
 
@@ -153,6 +171,8 @@ class Zygote:
                     self.accept()
                 elif key.data == "wakeup":
                     self.drain_wakeup()
+                elif key.data == "client":
+                    self.client_gone(key.fileobj)
                 else:
                     self.handle(key.fileobj)
             self.reap()
@@ -195,6 +215,7 @@ class Zygote:
                 os.close(fd)
         self.children[pid] = conn
         self.reply(conn, {"pid": pid})
+        self.selector.register(conn, selectors.EVENT_READ, "client")
 
     @staticmethod
     def reply(conn, message):
@@ -244,6 +265,21 @@ class Zygote:
         self.wakeup_w.close()
         self.selector.close()
 
+    def client_gone(self, conn):
+        """A client's connection became readable: it closed, so kill its kernel.
+
+        Clients send nothing after their request; end-of-file means the client process
+        died or gave the kernel up. A plainly launched kernel would notice its parent's
+        death the same way (ipykernel's parent poller).
+        """
+        self.selector.unregister(conn)
+        for pid, child_conn in self.children.items():
+            if child_conn is conn:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
     def reap(self):
         """Collect exited kernels and report each exit to its client."""
         while self.children:
@@ -255,6 +291,8 @@ class Zygote:
                 return
             conn = self.children.pop(pid, None)
             if conn is not None:
+                with contextlib.suppress(KeyError, ValueError):  # not watched any more
+                    self.selector.unregister(conn)
                 self.reply(conn, {"exit": returncode(status)})
                 conn.close()
 
@@ -299,7 +337,7 @@ def run_kernel(argv, cwd, env):
     if cwd:
         os.chdir(cwd)
     os.environ.clear()
-    os.environ.update({**IMPORT_ENV, **env, "JPY_PARENT_PID": str(os.getppid())})
+    os.environ.update({"JPY_PARENT_PID": str(os.getppid()), **IMPORT_ENV, **env})
     sys.argv = [launcher_path(), *argv]
     reseed()
     from ipykernel import kernelapp

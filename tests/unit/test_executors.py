@@ -49,6 +49,11 @@ def always_die(x, *, marker_dir):
     return 2 * x
 
 
+def pid_after(x, *, seconds=0.2):
+    time.sleep(seconds)  # long enough for both workers to take an item
+    return os.getpid()
+
+
 def record_pid_and_sleep(x, *, pid_dir):
     (Path(pid_dir) / f"{os.getpid()}.pid").touch()
     time.sleep(120)
@@ -88,6 +93,24 @@ def test_a_job_that_always_kills_its_worker_errors_and_the_others_complete(tmp_p
     assert isinstance(error, WorkerLostError) and error.attempts == 3
     assert "died in each of 3 attempts" in str(error)
     assert (tmp_path / "attempts").read_text() == "xxx"  # once with the others, twice alone
+
+
+def test_the_workers_serve_every_call_until_the_executor_exits(tmp_path):
+    with LocalExecutor(2) as executor:
+        first = {o.result for o in executor.map_as_completed(pid_after, range(4))}
+        second = {o.result for o in executor.map_as_completed(pid_after, range(4))}
+        assert len(first) == 2 and second == first  # the same two workers, not a new pool
+        workers = list(executor._pool._processes.values())
+    assert all(not p.is_alive() for p in workers)  # shut down at exit
+
+
+def test_a_pool_that_broke_is_replaced_for_the_next_call(tmp_path):
+    with LocalExecutor(2) as executor:
+        before = {o.result for o in executor.map_as_completed(pid_after, range(2))}
+        found = results(executor.map_as_completed(die_once, range(4), marker_dir=tmp_path))
+        after = {o.result for o in executor.map_as_completed(pid_after, range(2))}
+    assert found == {x: (2 * x, None) for x in range(4)}
+    assert len(after) == 2 and not after & before  # fresh workers after the death
 
 
 INTERRUPTED_SCRIPT = """
@@ -196,14 +219,12 @@ def _template(path, body):
     nbformat.write(notebook, str(path))
 
 
+# the kernel kills the process that launched it (jupyter_client's JPY_PARENT_PID, set for
+# plain and warm kernels alike): the pool worker running the report
 KILL_POOL_WORKER = """\
 import os, signal
-pid = os.getpid()
-while kill and pid > 1:
-    pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-    if b"multiprocessing" in open(f"/proc/{pid}/cmdline", "rb").read():
-        os.kill(pid, signal.SIGKILL)
-        break
+if kill:
+    os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)
 """
 
 
@@ -213,8 +234,7 @@ def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    # the pool worker is an ancestor of the kernel (its parent, or the warm-kernel zygote's
-    # parent): killing it is a worker death mid-report
+    # killing the pool worker is a worker death mid-report
     _template(notebooks / "killer.ipynb", KILL_POOL_WORKER)
     jobs = [
         runner.Job(f"job{i}", "killer", None, None, {"kill": i == 1}, f"job{i}") for i in range(2)
@@ -235,3 +255,30 @@ def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
     assert [(done, total) for _, done, total in seen] == [(1, 2), (2, 2)]
     assert (tmp_path / "out" / "job1" / "killer.html").is_file()
     assert (tmp_path / "out" / "job1" / "results.json").is_file()
+
+
+PARENTS = """\
+import os, time
+time.sleep(0.5)  # both workers hold a kernel at once
+print(os.getppid(), os.environ["JPY_PARENT_PID"], file=open("parents.txt", "w"))
+"""
+
+
+@pytest.mark.slow
+def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypatch):
+    from nsdval import kernel, runner
+
+    monkeypatch.setenv(kernel.WARM_ENV, "1")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _template(notebooks / "parents.ipynb", PARENTS)
+    jobs = [runner.Job(f"job{i}", "parents", None, None, {}, f"job{i}") for i in range(4)]
+    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
+    records = runner.execute_jobs(jobs, out=tmp_path / "out", config=config)
+    assert [r["error"]["ename"] for r in records] == ["NoResults"] * 4  # ran to the end
+    out = tmp_path / "out"
+    parents = [(out / job.rel_dir / "parents.txt").read_text().split() for job in jobs]
+    ours = kernel.get_zygote().pid  # this process's zygote, started for the run
+    assert {int(zygote) for zygote, _ in parents} == {ours}
+    launchers = {int(worker) for _, worker in parents}
+    assert len(launchers) == 2 and os.getpid() not in launchers  # both pool workers

@@ -235,10 +235,10 @@ def test_a_cell_timeout_stops_the_kernel(tmp_path, warm, isolated_zygote):
 
 @pytest.mark.slow
 def test_the_plain_launch_is_the_fallback(tmp_path, monkeypatch, warm, isolated_zygote, caplog):
-    def refuse(self, timeout=None):
+    def refuse(self):
         raise kernel.ZygoteError("no zygote today")
 
-    monkeypatch.setattr(kernel.ZygoteClient, "start", refuse)
+    monkeypatch.setattr(kernel.ZygoteClient, "spawn", refuse)
     source = make_notebook(tmp_path / "nb.ipynb", PROBE)
     with caplog.at_level(logging.WARNING, logger="nsdval.kernel"):
         first = execute(source, tmp_path / "1.ipynb")
@@ -315,3 +315,77 @@ def wait_gone(pid, timeout=15):
             return False
         time.sleep(0.05)
     return True
+
+
+LAZY_IMPORTS = """
+import sys
+import numpy as np
+import xarray as xr
+before = set(sys.modules)
+xr.DataArray(np.arange(3.0), dims="x").astype("float32")  # xarray looks up its chunk managers
+print(sorted({m.split(".")[0] for m in set(sys.modules) - before}))
+"""
+
+
+@pytest.mark.slow
+def test_warm_kernels_find_the_lazy_lookups_done(tmp_path, monkeypatch, isolated_zygote):
+    source = make_notebook(tmp_path / "lazy.ipynb", LAZY_IMPORTS)
+    imported = {}
+    for value in ("0", "1"):
+        monkeypatch.setenv(kernel.WARM_ENV, value)
+        imported[value] = stdout_of(execute(source, tmp_path / f"{value}.ipynb"))[0].strip()
+    assert "dask" in imported["0"]  # a plain kernel pays the lookup in its first decode
+    assert imported["1"] == "[]"
+
+
+@pytest.mark.slow
+def test_a_prestarted_zygote_is_the_one_used(tmp_path, warm, isolated_zygote):
+    kernel.prestart_zygote()
+    prestarted = isolated_zygote["client"]
+    assert prestarted is not None and not prestarted.ready  # spawned, not waited for
+    kernel.prestart_zygote()  # a second call starts nothing
+    source = make_notebook(tmp_path / "nb.ipynb", PROBE)
+    _, ppid = kernel_pids(execute(source, tmp_path / "out.ipynb"))
+    assert ppid == prestarted.pid and isolated_zygote["starts"] == 1
+
+
+ATTACHED = """
+import asyncio, os, sys
+from nsdval import kernel
+
+async def main():
+    kernel.use_zygote(kernel.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))
+    manager = kernel.ThisPythonKernelManager()
+    await manager.start_kernel()
+    print(manager.provisioner.pid, flush=True)
+    sys.stdin.readline()
+    os._exit(0)  # dies with its kernel running
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
+    tmp_path, warm, isolated_zygote
+):
+    address = kernel.zygote_address()
+    env = {**os.environ, kernel.WARM_ENV: "1"}
+    client = subprocess.Popen(
+        [sys.executable, "-c", ATTACHED, str(address.pid), address.path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        kernel_pid = int(client.stdout.readline())
+        assert [pid for pid, _ in children_of(address.pid)] == [kernel_pid]  # forked by ours
+        client.stdin.close()
+        client.wait(timeout=30)
+        assert wait_gone(kernel_pid)  # the zygote saw the connection close
+        assert kernel.pid_running(address.pid)  # and goes on serving
+    finally:
+        client.kill()
+        client.wait()
