@@ -87,6 +87,17 @@ class ThisPythonKernelManager(AsyncKernelManager):
             self.transport = "ipc"
             self.ip = str(Path(self._socket_dir) / "kernel")
 
+    async def _async_cleanup_resources(self, restart=False):
+        """Clean up as jupyter_client does, then remove the socket folder (unless restarting).
+
+        The folder's finalizer alone is not enough: pool workers exit without running it.
+        """
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources  # what nbclient calls
+
     @property
     def kernel_spec(self):
         """The pinned kernelspec, whatever ``kernel_name`` says."""

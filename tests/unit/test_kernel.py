@@ -389,3 +389,21 @@ def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
     finally:
         client.kill()
         client.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_shutting_a_kernel_down_removes_its_socket_folder(monkeypatch, isolated_zygote, value):
+    monkeypatch.setenv(kernel.WARM_ENV, value)
+
+    async def start_and_stop():
+        manager = ThisPythonKernelManager()
+        await manager.start_kernel()
+        folder = Path(manager._socket_dir)
+        existed = folder.is_dir()
+        await manager.shutdown_kernel(now=True)
+        await manager.cleanup_resources()  # as nbclient calls it after the shutdown
+        return manager, existed, folder.exists()
+
+    manager, existed, exists = asyncio.run(start_and_stop())
+    assert existed and not exists  # gone while the manager is alive: no finalizer needed
