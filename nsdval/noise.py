@@ -10,6 +10,7 @@ once, worked out from the design before reading any betas.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from nsdval import expdesign
 
@@ -57,6 +58,33 @@ def slot_plan(table, n_repetitions=expdesign.N_REPETITIONS):
     return slots, last, n_slots
 
 
+def add_rows(target, index, rows):
+    """``target[index] += rows`` with repeated indexes summed, like :func:`numpy.add.at`.
+
+    The rows are summed per index by a sparse 0/1 matrix product, then added to the rows of
+    ``target`` with one fancy-indexed addition (the indexes are then unique).
+    ``numpy.add.at`` goes row by row and was a third of a subject's extraction; this is
+    2-3x faster at a session's size (750 trials x 11 074 voxels).
+
+    Parameters
+    ----------
+    target : (n, m) array
+        Updated in place.
+    index : (k,) int array
+        Row of ``target`` for each row of ``rows``.
+    rows : (k, m) array
+        Values to add.
+    """
+    if index.size == 0:
+        return
+    unique, position = np.unique(index, return_inverse=True)
+    ones = np.ones(index.size, dtype=rows.dtype)
+    summing = scipy.sparse.csr_matrix(
+        (ones, (position, np.arange(index.size))), shape=(unique.size, index.size)
+    )
+    target[unique] += summing @ rows
+
+
 class NoiseAccumulator:
     """Running sums for the mean within-image variance, fed one session at a time.
 
@@ -87,10 +115,12 @@ class NoiseAccumulator:
         trials = np.arange(first_trial, first_trial + z.shape[0])
         slots = self.slots[trials]
         keep = slots >= 0
-        np.add.at(self.sums, slots[keep], z[keep])
-        self.sum_squares += np.square(z[keep]).sum(axis=0)
+        kept = z if keep.all() else z[keep]
+        add_rows(self.sums, slots[keep], kept)
+        self.sum_squares += np.einsum("tv,tv->v", kept, kept)
         closing = slots[self.closes[trials]]
-        self.sum_of_squared_sums += np.square(self.sums[closing]).sum(axis=0)
+        closed = self.sums[closing]
+        self.sum_of_squared_sums += np.einsum("iv,iv->v", closed, closed)
         self.sums[closing] = 0.0
 
     def noise_variance(self):

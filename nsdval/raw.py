@@ -146,15 +146,20 @@ def is_voxel_chunked(dset):
 
 
 def _read_voxel_chunks(dset, coords):
-    out = np.empty((dset.shape[0], len(coords)), dtype=dset.dtype)
-    dsid = dset.id
-    for column, (i, j, k) in enumerate(coords):
+    """One chunk read per voxel, straight into that voxel's row; returned as (trials, voxels).
+
+    The rows are contiguous, so each chunk lands with one copy; the result is their
+    transposed view.
+    """
+    rows = np.empty((len(coords), dset.shape[0]), dtype=dset.dtype)
+    row_bytes = rows.view(np.uint8)
+    read = dset.id.read_direct_chunk
+    for row, (i, j, k) in enumerate(coords.tolist()):
         try:
-            _, raw = dsid.read_direct_chunk((0, int(i), int(j), int(k)))
-            out[:, column] = np.frombuffer(raw, dtype=dset.dtype)
-        except (OSError, KeyError, ValueError):  # unallocated chunk: use the normal path
-            out[:, column] = dset[:, int(i), int(j), int(k)]
-    return out
+            read((0, i, j, k), out=row_bytes[row])
+        except (OSError, KeyError, ValueError, RuntimeError):  # chunk never written
+            rows[row] = dset[:, i, j, k]  # the fill value, through the normal path
+    return rows.T
 
 
 def _read_bounding_box(dset, coords):

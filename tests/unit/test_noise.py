@@ -33,3 +33,15 @@ def test_slots_are_reused_so_the_pool_stays_below_the_image_count(table):
     frame = table.assign(slot=slots)[counted]
     per_session = frame.groupby(["session", "slot"])["nsd_id"].nunique()
     assert per_session.max() == 1
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 7, 50])
+def test_add_rows_sums_repeated_indexes_like_add_at(rng, n_rows):
+    index = rng.integers(0, 5, size=n_rows)  # repeats, in any order
+    rows = rng.normal(size=(n_rows, 3))
+    expected = rng.normal(size=(5, 3))
+    target = expected.copy()
+    for i, row in zip(index, rows, strict=True):  # the definition, one row at a time
+        expected[i] += row
+    noise.add_rows(target, index, rows)
+    np.testing.assert_allclose(target, expected, rtol=0, atol=1e-12)

@@ -124,3 +124,15 @@ def test_label_volume_refuses_non_integer_labels(tmp_path):
 def test_check_mask_matches_names_the_betas_file(tmp_path):
     with pytest.raises(InputError, match=r"s1.hdf5: volume \(6, 7, 5\) does not match"):
         raw.check_mask_matches(np.zeros((5, 7, 6), bool), tmp_path / "s1.hdf5", (6, 7, 5), 1)
+
+
+def test_per_voxel_chunks_never_written_read_as_the_fill_value(tmp_path, betas, rng):
+    path = tmp_path / "sparse.hdf5"
+    with h5py.File(path, "w") as f:  # only some voxels' chunks exist in the file
+        dset = f.create_dataset("betas", shape=SHAPE, dtype=np.int16, chunks=(SHAPE[0], 1, 1, 1))
+        dset[:, 1:3] = betas[:, 1:3]
+    mask = rng.random(SHAPE[1:]) < 0.5
+    with h5py.File(path, "r") as f:
+        expected = f["betas"][:][:, mask]
+    assert (expected == 0).any() and (expected != 0).any()
+    np.testing.assert_array_equal(raw.read_voxels(path, raw.voxel_coordinates(mask)), expected)
