@@ -9,7 +9,7 @@ parameters (``-p``) and the same extraction cache filled beforehand.
 Two measurements:
 
 1. per-notebook overhead: a trivial notebook (``tests/data/notebooks/checks.ipynb``) run N
-   times through ``runner.execute_job`` (one process; and ``execute_jobs`` with 2 workers)
+   times through ``execution.execute_job`` (one process; and ``execute_jobs`` with 2 workers)
    and through the two command lines;
 2. the demo suite (demo preset, generated once): ``nsdval run`` (a fresh process per run,
    as users run it) with ``--jobs 1``
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from common import header, parse_args, row
 
-from nsdval import cache, kernel, runner, synth
+from nsdval import cache, execution, kernel, runner, synth
 from nsdval.cli import parse_subjects
 from nsdval.layout import REGIONS, detect_layout
 
@@ -69,7 +69,7 @@ def time_trivial(n, tmp):
     jobs = trivial_jobs(n)
     start = time.perf_counter()
     for job in jobs:
-        record = runner.execute_job(job, out=str(tmp / "serial"), notebooks_dir=str(TRIVIAL))
+        record = execution.execute_job(job, out=str(tmp / "serial"), notebooks_dir=str(TRIVIAL))
         assert record["status"] == "fail", record["error"]  # checks.ipynb fails one check
     serial = (time.perf_counter() - start) / n
     config = runner.RunConfig(nsd_root=tmp, out=tmp / "pool", jobs=2, notebooks_dir=TRIVIAL)

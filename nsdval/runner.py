@@ -1,9 +1,10 @@
-"""Expanding a run into notebook jobs, executing them with papermill, collecting results.
+"""A run: its jobs planned, its inputs checked and extracted, its reports executed, its results.
 
-Each job executes one template notebook (``assembly_validation`` per subject and region,
-``assembly_layout`` once) in a kernel pinned to this Python, writes the executed notebook,
-its HTML report and its ``results.json`` sidecar, and returns a report record. A job that
-fails never stops the batch: its record says ``error`` and names the failing cell.
+A run expands into jobs (``assembly_layout`` once, ``assembly_validation`` per subject and
+region), skips those an earlier run into the same folder left current, fills the extraction
+cache, executes the rest on an executor (:mod:`nsdval.execution` runs each one), and writes
+``results.json``, ``manifest.json`` and ``index.html``. A job that fails never stops the
+batch: its record says ``error`` and names the failing cell.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import nbformat
 import papermill
 
 import nsdval
@@ -31,7 +31,7 @@ from nsdval import (
     verify,
 )
 from nsdval.errors import MissingInputError, OutputError, ParameterError
-from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
+from nsdval.execution import execute_job, failed_job, template_path
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
 from nsdval.preflight import check_inputs, check_report_inputs
 
@@ -48,11 +48,8 @@ RESERVED = (
     "brainscore_dir",
     "benchmark_dir",
 )
-SIDECAR = "results.json"
 CACHE_DIR = ".cache"
 COMPARE_PAGE = "compare.html"
-# papermill marks the failing cell with banner cells carrying this tag; cell indexes skip them
-PAPERMILL_BANNER = "papermill-error-cell-tag"
 
 
 def default_notebooks_dir():
@@ -135,14 +132,6 @@ class Job:
     parameters: dict
     rel_dir: str
     fingerprint: str | None = None
-
-
-def template_path(notebooks_dir, template):
-    """Path of a template notebook, checked to exist."""
-    path = Path(notebooks_dir) / f"{template}.ipynb"
-    if not path.is_file():
-        raise MissingInputError(path, f"template notebook {template}")
-    return path
 
 
 def declared_parameters(path):
@@ -356,190 +345,15 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
     records = {}
     for job, record, error in executor.map_as_completed(execute_job, list(jobs), **kwargs):
         if error is not None:
-            record = _failed_job(job, error, **kwargs)
+            record = failed_job(job, error, **kwargs)
         records[job.id] = record
         _notify(on_report, record, offset + len(records), offset + len(jobs))
     return [records[job.id] for job in jobs]
 
 
-def _failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
-    """Record, and write the report of, a job that did not finish: its worker died or it raised."""
-    folder = Path(out) / job.rel_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    error = {"ename": type(exc).__name__, "evalue": str(exc), "cell_index": None, "traceback": ""}
-    record = _record(job, {}, error, 0.0, None)
-    notebook = _read_partial(folder / f".{job.template}.partial.ipynb", job, notebooks_dir)
-    write_report(folder, job, notebook, record)
-    return record
-
-
 def _notify(callback, record, done, total):
     if callback is not None:
         callback(record, done, total)
-
-
-def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=None):
-    """Execute one job's notebook and write its notebook, HTML and sidecar.
-
-    Never raises for a notebook that fails: the record's status is ``error`` and its
-    ``error`` entry names the exception and the failing cell. ``zygote`` (a
-    :class:`nsdval.kernel.ZygoteAddress`) is the run's shared zygote to fork the kernel
-    from; without it, the process starts a zygote of its own.
-    """
-    kernel.use_zygote(zygote)
-    folder = Path(out) / job.rel_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    sidecar = folder / SIDECAR
-    sidecar.unlink(missing_ok=True)
-    partial = folder / f".{job.template}.partial.ipynb"
-    parameters = {**job.parameters, "results_path": str(sidecar)}
-    started = time.perf_counter()
-    error = _execute(job, notebooks_dir, partial, parameters, timeout, folder)
-    seconds = round(time.perf_counter() - started, 2)
-    notebook = _read_partial(partial, job, notebooks_dir)
-    if error is not None:
-        error = locate_failing_cell(error, notebook)
-    payload = checks.read_sidecar(sidecar) if sidecar.is_file() and error is None else {}
-    record = _record(job, payload, error, seconds, rerun)
-    write_report(folder, job, notebook, record, benchmark=payload.get("benchmark"))
-    partial.unlink(missing_ok=True)
-    return record
-
-
-def write_report(folder, job, notebook, record, *, benchmark=None):
-    """Write a report's executed notebook (summary first), HTML page and sidecar, atomically.
-
-    The sidecar is written last: its presence, with the record's fingerprint, marks the
-    report as finished for the next run into the same folder.
-    """
-    _insert_summary(notebook, record)
-    atomic.write_text(folder / f"{job.template}.ipynb", nbformat.writes(notebook))
-    page = html.render_report(notebook=notebook, record=record)
-    atomic.write_text(folder / f"{job.template}.html", page)
-    extra = {"benchmark": benchmark} if benchmark is not None else {}
-    payload = {"schema_version": checks.SCHEMA_VERSION, **record, "extra": extra}
-    atomic.write_json(folder / SIDECAR, payload)
-
-
-def _execute(job, notebooks_dir, partial, parameters, timeout, cwd):
-    try:
-        papermill.execute_notebook(
-            str(template_path(notebooks_dir, job.template)),
-            str(partial),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            language="python",
-            progress_bar=False,
-            cwd=str(cwd),
-            execution_timeout=timeout,
-            kernel_manager_class=ThisPythonKernelManager,
-        )
-    except papermill.PapermillExecutionError as exc:
-        return {
-            "ename": exc.ename,
-            "evalue": exc.evalue,
-            "cell_index": exc.cell_index,
-            "traceback": "\n".join(exc.traceback or []),
-        }
-    except Exception as exc:  # kernel death, timeouts, unreadable templates: all recorded
-        return {
-            "ename": type(exc).__name__,
-            "evalue": str(exc),
-            "cell_index": None,
-            "traceback": "",
-        }
-    return None
-
-
-def locate_failing_cell(error, notebook):
-    """Complete an error record with the index and source of the cell that failed.
-
-    An exception in a cell carries its index; a kernel death or a cell timeout does not,
-    so the failing cell is then the last one papermill started. Indexes count the cells of
-    the executed notebook, papermill's injected-parameters cell included and its error
-    banner cells left out.
-
-    Parameters
-    ----------
-    error : dict
-        ``ename``, ``evalue``, ``cell_index`` (or ``None``) and ``traceback``.
-    notebook : nbformat.NotebookNode
-        The executed (partial) notebook, papermill's injected cell included.
-
-    Returns
-    -------
-    dict
-        A copy of ``error`` with ``cell_index`` and ``cell_source`` filled when known.
-    """
-    cells = [c for c in notebook.cells if PAPERMILL_BANNER not in c.metadata.get("tags", [])]
-    index = error.get("cell_index")
-    if index is None:
-        started = [
-            i for i, c in enumerate(cells) if (c.metadata.get("papermill") or {}).get("start_time")
-        ]
-        index = started[-1] if started else None
-    source = cells[index].source if index is not None and index < len(cells) else None
-    return {**error, "cell_index": index, "cell_source": source}
-
-
-def _read_partial(partial, job, notebooks_dir):
-    source = partial if partial.is_file() else template_path(notebooks_dir, job.template)
-    return nbformat.read(str(source), as_version=4)
-
-
-def _record(job, payload, error, seconds, rerun):
-    found = payload.get("checks", [])
-    status = "error" if error else checks.worst_status(c["status"] for c in found)
-    if not error and not found:
-        status = "error"
-        error = {
-            "ename": "NoResults",
-            "evalue": "the notebook recorded no checks",
-            "cell_index": None,
-            "traceback": "",
-        }
-    return {
-        "id": job.id,
-        "template": job.template,
-        "subject": subject_label(job.subject) if job.subject else None,
-        "region": job.region,
-        "status": status,
-        "notebook": f"{job.rel_dir}/{job.template}.ipynb",
-        "html": f"{job.rel_dir}/{job.template}.html",
-        "seconds": seconds,
-        "parameters": job.parameters,
-        "checks": found,
-        "error": error,
-        "rerun": rerun,
-        "benchmark": payload.get("benchmark"),
-        "fingerprint": job.fingerprint,
-    }
-
-
-def _insert_summary(notebook, record):
-    """Open the executed notebook with a table of its checks, worst first."""
-    rows = sorted(record["checks"], key=lambda c: -checks.STATUSES.index(c["status"]))
-    lines = [f"**Status: {record['status'].upper()}** ({len(rows)} checks)", ""]
-    if record["error"]:
-        err = record["error"]
-        where, ename, evalue = (_cell_text(err.get(k)) for k in ("cell_index", "ename", "evalue"))
-        lines += [f"Error in cell {where}: **{ename}**: {evalue}", ""]
-    lines += ["| status | section | check | detail |", "|---|---|---|---|"]
-    lines += [
-        "| " + " | ".join(_cell_text(c[k]) for k in ("status", "section", "name", "detail")) + " |"
-        for c in rows
-    ]
-    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
-    cell.metadata["tags"] = [html.SUMMARY_TAG]
-    notebook.cells = [
-        c for c in notebook.cells if html.SUMMARY_TAG not in c.metadata.get("tags", [])
-    ]
-    notebook.cells.insert(1 if notebook.cells else 0, cell)
-
-
-def _cell_text(value):
-    """``value`` as literal text in a Markdown table cell: HTML and Markdown escaped."""
-    return html.markdown_text(value)
 
 
 def run_status(records):

@@ -703,7 +703,7 @@ def test_markdown_text_escapes_html_and_markdown():
 def test_summary_cell_escapes_data():
     from nbformat.v4 import new_notebook as nb_new
 
-    from nsdval import runner
+    from nsdval import execution
 
     nb = nb_new()
     nb.cells = [new_markdown_cell("# T"), new_code_cell("x = 1")]
@@ -712,7 +712,7 @@ def test_summary_cell_escapes_data():
         "checks": [check(PWNED, "fail", detail="<b>bold</b> | *x*")],
         "error": {"ename": "<b>E</b>", "evalue": PWNED, "cell_index": 1},
     }
-    runner._insert_summary(nb, record)
+    execution.insert_summary(nb, record)
     text = nb.cells[1].source
     assert nb.cells[1].metadata["tags"] == [html.SUMMARY_TAG]
     assert "<" not in text.replace("&lt;", "")

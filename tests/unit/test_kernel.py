@@ -405,5 +405,6 @@ def test_shutting_a_kernel_down_removes_its_socket_folder(monkeypatch, isolated_
         await manager.cleanup_resources()  # as nbclient calls it after the shutdown
         return manager, existed, folder.exists()
 
-    manager, existed, exists = asyncio.run(start_and_stop())
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever ran before
+        manager, existed, exists = thread.submit(asyncio.run, start_and_stop()).result()
     assert existed and not exists  # gone while the manager is alive: no finalizer needed

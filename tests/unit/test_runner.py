@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nsdval import runner
+from nsdval import execution, runner
 from nsdval.errors import OutputError, ParameterError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "notebooks"
@@ -82,7 +82,7 @@ def _job(template, rel_dir="subj01/V4", **parameters):
 
 @pytest.mark.slow
 def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_path):
-    record = runner.execute_job(_job("checks", threshold=1.0), out=tmp_path, notebooks_dir=DATA)
+    record = execution.execute_job(_job("checks", threshold=1.0), out=tmp_path, notebooks_dir=DATA)
     assert record["status"] == "fail"
     assert [c["name"] for c in record["checks"]] == ["always-passes", "value-below-threshold"]
     folder = tmp_path / "subj01" / "V4"
@@ -93,13 +93,13 @@ def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_pat
     assert sidecar["status"] == "fail" and sidecar["schema_version"] == 1
     assert not list(folder.glob(".*partial*"))
 
-    record = runner.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
+    record = execution.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
     assert record["status"] == "pass"
 
 
 @pytest.mark.slow
 def test_a_raising_notebook_yields_an_error_report(tmp_path):
-    record = runner.execute_job(_job("broken"), out=tmp_path, notebooks_dir=DATA)
+    record = execution.execute_job(_job("broken"), out=tmp_path, notebooks_dir=DATA)
     assert record["status"] == "error"
     assert record["error"]["ename"] == "ValueError"
     assert "planted failure" in record["error"]["evalue"]
@@ -137,7 +137,7 @@ def test_notebooks_run_in_this_python_whatever_the_python3_kernelspec_says(tmp_p
         )
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    record = runner.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
+    record = execution.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
     assert record["status"] == "pass"
 
 
@@ -147,7 +147,7 @@ def _executed(statuses, banner_before=None):
     for i, started in enumerate(statuses):
         if i == banner_before:
             banner = nbformat.v4.new_markdown_cell("An Exception was encountered")
-            banner.metadata["tags"] = [runner.PAPERMILL_BANNER]
+            banner.metadata["tags"] = [execution.PAPERMILL_BANNER]
             cells.append(banner)
         cell = nbformat.v4.new_code_cell(f"cell_{i}()")
         cell.metadata["papermill"] = {"start_time": "2026-11-24T10:00:00" if started else None}
@@ -157,7 +157,7 @@ def _executed(statuses, banner_before=None):
 
 def test_locate_failing_cell_takes_the_last_started_cell_after_a_kernel_death():
     error = {"ename": "DeadKernelError", "evalue": "Kernel died", "cell_index": None}
-    found = runner.locate_failing_cell(error, _executed([True, True, True, False, False]))
+    found = execution.locate_failing_cell(error, _executed([True, True, True, False, False]))
     assert found["cell_index"] == 2 and found["cell_source"] == "cell_2()"
     assert found["ename"] == "DeadKernelError" and error["cell_index"] is None
 
@@ -166,10 +166,10 @@ def test_locate_failing_cell_keeps_a_known_index_and_skips_papermill_banners():
     error = {"ename": "ValueError", "evalue": "x", "cell_index": 3}
     notebook = _executed([True, True, True, True, False], banner_before=3)
     notebook.cells.insert(0, notebook.cells[3].copy())  # papermill's top banner
-    found = runner.locate_failing_cell(error, notebook)
+    found = execution.locate_failing_cell(error, notebook)
     assert found["cell_index"] == 3 and found["cell_source"] == "cell_3()"
 
 
 def test_locate_failing_cell_without_any_started_cell():
-    found = runner.locate_failing_cell({"cell_index": None}, _executed([False, False]))
+    found = execution.locate_failing_cell({"cell_index": None}, _executed([False, False]))
     assert found["cell_index"] is None and found["cell_source"] is None

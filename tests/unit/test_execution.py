@@ -1,0 +1,69 @@
+"""Executing one report: papermill's partial notebook, written at its start and end."""
+
+import nbformat
+import papermill
+import pytest
+from nbclient.exceptions import DeadKernelError
+
+from nsdval import execution
+from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
+
+
+def make_notebook(path, sources):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def execute(source, out):
+    papermill.execute_notebook(
+        str(source),
+        str(out),
+        kernel_name=KERNEL_NAME,
+        language="python",
+        progress_bar=False,
+        kernel_manager_class=ThisPythonKernelManager,
+        engine_name=execution.ENGINE,
+    )
+
+
+@pytest.fixture
+def count_writes(monkeypatch):
+    """Count papermill's writes of the output notebook."""
+    writes = []
+    real = papermill.engines.write_ipynb
+
+    def counting(nb, path):
+        writes.append(path)
+        return real(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counting)
+    return writes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("save_every", "expected"), [(0.0, 2 + 2 * 12), (60.0, 2)])
+def test_the_partial_notebook_is_written_at_its_start_and_end(
+    tmp_path, monkeypatch, count_writes, save_every, expected
+):
+    monkeypatch.setattr(execution, "SAVE_EVERY", save_every)
+    source = make_notebook(tmp_path / "nb.ipynb", [f"print({i})" for i in range(12)])
+    execute(source, tmp_path / "out.ipynb")
+    assert len(count_writes) == expected  # papermill alone writes at every cell's start and end
+    done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert [c.outputs[0]["text"] for c in done.cells] == [f"{i}\n" for i in range(12)]
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_leaves_its_final_state_on_disk(tmp_path, monkeypatch, count_writes):
+    monkeypatch.setattr(execution, "SAVE_EVERY", 60.0)
+    sources = ["print('before')", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
+    source = make_notebook(tmp_path / "die.ipynb", sources)
+    with pytest.raises(DeadKernelError):
+        execute(source, tmp_path / "out.ipynb")
+    partial = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert partial.cells[0].outputs[0]["text"] == "before\n"
+    assert partial.cells[1].metadata.papermill["start_time"] is not None  # where it died
+    located = execution.locate_failing_cell({"cell_index": None}, partial)
+    assert located["cell_index"] == 1 and "SIGKILL" in located["cell_source"]
