@@ -115,10 +115,12 @@ def cli_suite(data, out, records, subjects):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=parse_subjects, default=(1, 2), help="e.g. 1-8")
-    parser.add_argument("--trivial", type=int, default=6, help="trivial notebooks per path")
+    parser.add_argument(
+        "--trivial", type=int, default=6, help="trivial notebooks per path (--real: 33, a suite)"
+    )
     parser.add_argument("--data", type=Path, default=None, help="existing demo tree to reuse")
     parser.add_argument("--repeats", type=int, default=1, help="suite runs per --jobs value")
-    args = parse_args(parser, {"subjects": "1-8", "repeats": 3})
+    args = parse_args(parser, {"subjects": "1-8", "repeats": 3, "trivial": 33})
     header("bench_notebooks: nsdval's runner vs papermill CLI + nbconvert CLI per notebook")
     with tempfile.TemporaryDirectory(prefix="nsdval-bench-") as tmp:
         tmp = Path(tmp)
