@@ -3,10 +3,9 @@
 import nbformat
 import papermill
 import pytest
-from nbclient.exceptions import DeadKernelError
 
 from nsdval import execution
-from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
+from nsdval.runner import Job
 
 
 def make_notebook(path, sources):
@@ -17,15 +16,9 @@ def make_notebook(path, sources):
 
 
 def execute(source, out):
-    papermill.execute_notebook(
-        str(source),
-        str(out),
-        kernel_name=KERNEL_NAME,
-        language="python",
-        progress_bar=False,
-        kernel_manager_class=ThisPythonKernelManager,
-        engine_name=execution.ENGINE,
-    )
+    """Run ``source`` as a report's template, as the runner does; the error record or None."""
+    job = Job(source.stem, source.stem, None, None, {}, ".")
+    return execution.run_papermill(job, source.parent, out, {}, None, out.parent)
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def test_the_partial_notebook_is_written_at_its_start_and_end(
 ):
     monkeypatch.setattr(execution, "SAVE_EVERY", save_every)
     source = make_notebook(tmp_path / "nb.ipynb", [f"print({i})" for i in range(12)])
-    execute(source, tmp_path / "out.ipynb")
+    assert execute(source, tmp_path / "out.ipynb") is None
     assert len(count_writes) == expected  # papermill alone writes at every cell's start and end
     done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert [c.outputs[0]["text"] for c in done.cells] == [f"{i}\n" for i in range(12)]
@@ -60,8 +53,7 @@ def test_a_dead_kernel_leaves_its_final_state_on_disk(tmp_path, monkeypatch, cou
     monkeypatch.setattr(execution, "SAVE_EVERY", 60.0)
     sources = ["print('before')", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
     source = make_notebook(tmp_path / "die.ipynb", sources)
-    with pytest.raises(DeadKernelError):
-        execute(source, tmp_path / "out.ipynb")
+    assert execute(source, tmp_path / "out.ipynb")["ename"] == "DeadKernelError"
     partial = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert partial.cells[0].outputs[0]["text"] == "before\n"
     assert partial.cells[1].metadata.papermill["start_time"] is not None  # where it died

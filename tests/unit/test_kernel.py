@@ -285,17 +285,21 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.slow
-def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
-    env = {**os.environ, kernel.WARM_ENV: "1"}
-    owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER],
+def start_script(source, *args, cwd):
+    """Run a Python ``source`` with warm kernels on; its stdin and stdout are pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-c", source, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
+        env={**os.environ, kernel.WARM_ENV: "1"},
+        cwd=cwd,
         text=True,
     )
+
+
+@pytest.mark.slow
+def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
+    owner = start_script(OWNER, cwd=tmp_path)
     try:
         zygote_pid, kernel_pid = map(int, owner.stdout.readline().split())
         assert kernel.pid_running(zygote_pid) and kernel.pid_running(kernel_pid)
@@ -370,15 +374,7 @@ def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
     tmp_path, warm, isolated_zygote
 ):
     address = kernel.zygote_address()
-    env = {**os.environ, kernel.WARM_ENV: "1"}
-    client = subprocess.Popen(
-        [sys.executable, "-c", ATTACHED, str(address.pid), address.path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-        text=True,
-    )
+    client = start_script(ATTACHED, str(address.pid), address.path, cwd=tmp_path)
     try:
         kernel_pid = int(client.stdout.readline())
         assert [pid for pid, _ in children_of(address.pid)] == [kernel_pid]  # forked by ours
