@@ -73,7 +73,11 @@ class WorkerLostError(NsdvalError, RuntimeError):
 
     def __str__(self):
         if not self.attempts:
-            return "no worker process could start the job"
+            # the usual cause: workers import the caller's main module, which ran the pool again
+            return (
+                "no worker process could start the job (a script that starts nsdval's workers "
+                "must do so under `if __name__ == '__main__':`)"
+            )
         return f"the worker process died in each of {self.attempts} attempts at the job"
 
 

@@ -282,3 +282,26 @@ def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypat
     assert {int(zygote) for zygote, _ in parents} == {ours}
     launchers = {int(worker) for _, worker in parents}
     assert len(launchers) == 2 and os.getpid() not in launchers  # both pool workers
+
+
+UNGUARDED_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_executors import double
+from nsdval.executors import LocalExecutor
+
+# no `if __name__ == "__main__":` guard: each worker imports this module and starts a pool
+print(sorted({{str(o.error) for o in LocalExecutor(2).map_as_completed(double, range(2))}}))
+"""
+
+
+@pytest.mark.slow
+def test_an_unguarded_script_is_told_why_no_worker_started(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    assert "no worker process could start the job" in last
+    assert "if __name__ == '__main__':" in last
