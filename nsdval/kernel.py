@@ -82,7 +82,7 @@ class ThisPythonKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._socket_dir = None
         if os.name == "posix":
-            self._socket_dir = tempfile.mkdtemp(prefix="nsdval-kernel-")
+            self._socket_dir = tempfile.mkdtemp(prefix="nsdval-kernel-", dir=sockets_parent())
             weakref.finalize(self, shutil.rmtree, self._socket_dir, True)
             self.transport = "ipc"
             self.ip = str(Path(self._socket_dir) / "kernel")
@@ -113,6 +113,21 @@ class ThisPythonKernelManager(AsyncKernelManager):
                 kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
             )
         return await super()._async_pre_start_kernel(**kw)
+
+
+def sockets_parent():
+    """Folder for a kernel's socket folder: the zygote's own folder when kernels are warm.
+
+    The zygote's folder is removed when the zygote exits, which it does when the run's main
+    process exits, however it ends: a killed worker or an interrupted run leaves no socket
+    folder behind. ``None`` (the temporary folder) for plain kernels.
+    """
+    if not warm_kernels_enabled():
+        return None
+    try:
+        return str(Path(get_zygote().path).parent)
+    except ZygoteError:  # the provisioner falls back to the plain launch, and says so
+        return None
 
 
 def warm_kernels_enabled():

@@ -278,6 +278,7 @@ async def main():
     manager = kernel.ThisPythonKernelManager()
     await manager.start_kernel()
     print(kernel._zygote["client"].process.pid, manager.provisioner.pid, flush=True)
+    print(manager._socket_dir, flush=True)
     sys.stdin.readline()
     os._exit(0)  # no atexit: the zygote must notice on its own
 
@@ -302,13 +303,26 @@ def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
     owner = start_script(OWNER, cwd=tmp_path)
     try:
         zygote_pid, kernel_pid = map(int, owner.stdout.readline().split())
+        sockets = Path(owner.stdout.readline().strip())
         assert kernel.pid_running(zygote_pid) and kernel.pid_running(kernel_pid)
+        assert sockets.is_dir()
         owner.stdin.close()
         owner.wait(timeout=30)
         assert wait_gone(zygote_pid) and wait_gone(kernel_pid)
+        assert wait_removed(sockets)  # the owner died without cleaning up; the zygote did
     finally:
         owner.kill()
         owner.wait()
+
+
+def wait_removed(path, timeout=15):
+    """Whether ``path`` disappears within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def wait_gone(pid, timeout=15):
