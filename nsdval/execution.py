@@ -92,9 +92,8 @@ def failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
     """Record, and write the report of, a job that did not finish: its worker died or it raised."""
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
-    error = {"ename": type(exc).__name__, "evalue": str(exc), "cell_index": None, "traceback": ""}
-    record = make_record(job, {}, error, 0.0, None)
-    notebook = read_partial(folder / f".{job.template}.partial.ipynb", job, notebooks_dir)
+    record = make_record(job, {}, exception_error(exc), 0.0, None)
+    notebook = read_partial(partial_path(folder, job), job, notebooks_dir)
     write_report(folder, job, notebook, record)
     return record
 
@@ -112,7 +111,7 @@ def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=Non
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = folder / SIDECAR
     sidecar.unlink(missing_ok=True)
-    partial = folder / f".{job.template}.partial.ipynb"
+    partial = partial_path(folder, job)
     parameters = {**job.parameters, "results_path": str(sidecar)}
     started = time.perf_counter()
     error = run_papermill(job, notebooks_dir, partial, parameters, timeout, folder)
@@ -165,13 +164,18 @@ def run_papermill(job, notebooks_dir, partial, parameters, timeout, cwd):
             "traceback": "\n".join(exc.traceback or []),
         }
     except Exception as exc:  # kernel death, timeouts, unreadable templates: all recorded
-        return {
-            "ename": type(exc).__name__,
-            "evalue": str(exc),
-            "cell_index": None,
-            "traceback": "",
-        }
+        return exception_error(exc)
     return None
+
+
+def exception_error(exc):
+    """The error record of an exception raised outside any cell (no index, no traceback)."""
+    return {"ename": type(exc).__name__, "evalue": str(exc), "cell_index": None, "traceback": ""}
+
+
+def partial_path(folder, job):
+    """Where papermill writes a job's notebook while it runs (removed with the report written)."""
+    return Path(folder) / f".{job.template}.partial.ipynb"
 
 
 def locate_failing_cell(error, notebook):

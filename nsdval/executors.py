@@ -5,12 +5,12 @@ Both executors offer one operation, :meth:`map_as_completed`, which calls ``fn(i
 job that raises, or whose worker keeps dying, yields an outcome with ``error`` set instead
 of stopping the batch; the runner turns it into an ``error`` record.
 
-:class:`LocalExecutor` runs the jobs in this process (``jobs <= 1``) or in a pool of spawned
-worker processes, kept for the executor's life (a run's extraction and its notebooks share
-the workers). When a worker process dies the pool breaks; the unfinished jobs go to a
-fresh pool, and each job that was running when a worker died is first re-run alone, so a
-job that kills its worker every time is blamed (after ``retries`` solo attempts) without
-taking the others down with it.
+:class:`LocalExecutor` runs the jobs in this process (``jobs <= 1``) or in a pool of worker
+processes (forked from a server that has nsdval imported, see :func:`pool_context`), kept for
+the executor's life (a run's extraction and its notebooks share the workers). When a worker
+process dies the pool breaks; the unfinished jobs go to a fresh pool, and each job that was
+running when a worker died is first re-run alone, so a job that kills its worker every time is
+blamed (after ``retries`` solo attempts) without taking the others down with it.
 
 :class:`DaskExecutor` submits the jobs to a running dask.distributed scheduler (or to a
 :class:`distributed.LocalCluster` it starts, for ``local`` / ``local:N``). Workers write
@@ -141,7 +141,7 @@ def _tracked(fn, tag, item, kwargs):
 
 
 class LocalExecutor:
-    """Jobs in this process (``jobs <= 1``) or in a pool of ``jobs`` spawned processes.
+    """Jobs in this process (``jobs <= 1``) or in a pool of ``jobs`` worker processes.
 
     Parameters
     ----------

@@ -122,12 +122,8 @@ def sockets_parent():
     process exits, however it ends: a killed worker or an interrupted run leaves no socket
     folder behind. ``None`` (the temporary folder) for plain kernels.
     """
-    if not warm_kernels_enabled():
-        return None
-    try:
-        return str(Path(get_zygote().path).parent)
-    except ZygoteError:  # the provisioner falls back to the plain launch, and says so
-        return None
+    address = zygote_address()
+    return str(Path(address.path).parent) if address is not None else None
 
 
 def warm_kernels_enabled():

@@ -315,24 +315,24 @@ def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
         owner.wait()
 
 
-def wait_removed(path, timeout=15):
-    """Whether ``path`` disappears within ``timeout`` seconds."""
+def wait_until(done, timeout=15):
+    """Whether ``done()`` becomes true within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while path.exists():
+    while not done():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def wait_removed(path, timeout=15):
+    """Whether ``path`` disappears within ``timeout`` seconds."""
+    return wait_until(lambda: not path.exists(), timeout)
 
 
 def wait_gone(pid, timeout=15):
     """Whether ``pid`` exits (or becomes a zombie) within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while kernel.pid_running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_until(lambda: not kernel.pid_running(pid), timeout)
 
 
 LAZY_IMPORTS = """
