@@ -108,3 +108,14 @@ class DependencyError(NsdvalError, ImportError):
 
     def __str__(self):
         return f"{self.package} cannot be imported: {self.problem}"
+
+
+def one_line(exc):
+    r"""An exception's message folded onto one line (library messages may span several).
+
+    Examples
+    --------
+    >>> one_line(ValueError("first line\n  second line\n"))
+    'first line second line'
+    """
+    return " ".join(str(exc).split()) or type(exc).__name__

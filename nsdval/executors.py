@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 from uuid import uuid4
 
-from nsdval.errors import DependencyError, NsdvalError, ParameterError
+from nsdval.errors import DependencyError, NsdvalError, ParameterError, one_line
 
 EXECUTORS = ("local", "dask")
 RETRIES = 2
@@ -326,7 +326,7 @@ def check_scheduler(address, *, timeout=CONNECT_TIMEOUT):
         with distributed.Client(address, timeout=timeout):
             pass
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise SchedulerError(address, _one_line(exc)) from None
+        raise SchedulerError(address, one_line(exc)) from None
 
 
 def parse_local(address, default_workers):
@@ -400,7 +400,7 @@ class DaskExecutor:
             self.client = distributed.Client(target, timeout=self.connect_timeout)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             self.close()
-            raise SchedulerError(self.address, _one_line(exc)) from None
+            raise SchedulerError(self.address, one_line(exc)) from None
 
     def close(self):
         """Disconnect; stop the local cluster if this executor started one."""
@@ -441,7 +441,3 @@ def _dask_outcome(item, future):
     except Exception as exc:  # cancelled futures raise instead of returning
         error = exc
     return Outcome(item, None, error)
-
-
-def _one_line(exc):
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -18,6 +18,7 @@ import h5py
 import nibabel as nib
 import numpy as np
 
+from nsdval import chunkio, watched
 from nsdval.chain import psc_from_int16
 from nsdval.errors import InputError, MissingInputError
 from nsdval.layout import check_region, subject_label
@@ -43,6 +44,7 @@ def load_label_volume(path):
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(path, "ROI volume")
+    watched.heartbeat(path)
     try:
         data = np.asarray(nib.load(path).get_fdata()).T
     except Exception as exc:  # nibabel raises several types for unreadable files
@@ -103,19 +105,30 @@ def _open_betas(path):
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(path, "betas session file")
+    watched.heartbeat(path)
     try:
         handle = h5py.File(path, "r")
-    except OSError as exc:
+    except Exception as exc:  # h5py raises OSError, RuntimeError, ... for damaged files
         raise InputError(path, f"not a readable HDF5 file ({exc})") from None
-    if BETAS_DATASET not in handle:
+    chunkio.advise_hdf5_random(handle)
+    try:
+        dset = handle[BETAS_DATASET] if BETAS_DATASET in handle else None
+        problem = _betas_problem(dset)
+    except Exception as exc:  # a damaged object header
+        problem = f"unreadable /{BETAS_DATASET} dataset header ({exc})"
+    if problem:
         handle.close()
-        raise InputError(path, f"no /{BETAS_DATASET} dataset")
-    dset = handle[BETAS_DATASET]
-    if dset.ndim != 4 or dset.dtype != np.int16:
-        found = f"{dset.dtype} {dset.shape}"
-        handle.close()
-        raise InputError(path, f"/betas should be int16 (trials, Z, Y, X), found {found}")
+        raise InputError(path, problem)
     return handle, dset
+
+
+def _betas_problem(dset):
+    """What makes ``dset`` unusable as NSD betas, or ``None``."""
+    if dset is None:
+        return f"no /{BETAS_DATASET} dataset"
+    if dset.ndim != 4 or dset.dtype != np.int16:
+        return f"/betas should be int16 (trials, Z, Y, X), found {dset.dtype} {dset.shape}"
+    return None
 
 
 def betas_shape(path):
@@ -145,32 +158,44 @@ def is_voxel_chunked(dset):
     )
 
 
-def _read_voxel_chunks(dset, coords):
-    """One chunk read per voxel, straight into that voxel's row; returned as (trials, voxels).
+def _read_voxel_chunks(path, dset, coords, digest):
+    """The voxels' chunks read by file offset, straight into their rows; (trials, voxels).
 
-    The rows are contiguous, so each chunk lands with one copy; the result is their
-    transposed view.
+    See :mod:`nsdval.chunkio`. A chunk never written reads as the fill value, through HDF5.
     """
     rows = np.empty((len(coords), dset.shape[0]), dtype=dset.dtype)
-    row_bytes = rows.view(np.uint8)
-    read = dset.id.read_direct_chunk
-    for row, (i, j, k) in enumerate(coords.tolist()):
-        try:
-            read((0, i, j, k), out=row_bytes[row])
-        except (OSError, KeyError, ValueError, RuntimeError):  # chunk never written
-            rows[row] = dset[:, i, j, k]  # the fill value, through the normal path
+    offsets, sizes = chunkio.chunk_extents(dset, coords, path)
+    written = offsets >= 0
+    bad = written & (sizes != rows.itemsize * rows.shape[1])
+    if bad.any():
+        voxel = tuple(coords[np.argmax(bad)].tolist())
+        raise InputError(
+            path,
+            f"chunk of voxel {voxel} holds {sizes[bad][0]} bytes, "
+            f"expected {rows.itemsize * rows.shape[1]}",
+        )
+    target = rows.view(np.uint8) if written.all() else np.empty_like(rows.view(np.uint8)[written])
+    with chunkio.random_access(path) as fd:
+        chunkio.read_chunks(fd, offsets[written], sizes[written], target, path, digest)
+    if not written.all():
+        rows.view(np.uint8)[written] = target
+    for row in np.flatnonzero(~written).tolist():
+        i, j, k = coords[row].tolist()
+        rows[row] = dset[:, i, j, k]
     return rows.T
 
 
-def _read_bounding_box(dset, coords):
+def _read_bounding_box(dset, coords, digest):
     low = coords.min(axis=0)
     high = coords.max(axis=0) + 1
     box = dset[:, low[0] : high[0], low[1] : high[1], low[2] : high[2]]
+    if digest is not None:
+        digest.update(np.ascontiguousarray(box).view(np.uint8))
     local = coords - low
     return box[:, local[:, 0], local[:, 1], local[:, 2]]
 
 
-def read_voxels(path, coords):
+def read_voxels(path, coords, *, digest=None):
     """Read the stored int16 betas of some voxels of one session.
 
     Parameters
@@ -179,11 +204,19 @@ def read_voxels(path, coords):
         A ``betas_sessionNN.hdf5`` file.
     coords : (n_voxels, 3) int array
         Voxel indexes along the HDF5 spatial axes.
+    digest : hashlib hash or None
+        Updated with the bytes read: the voxels' chunks in file order (NSD's per-voxel
+        chunks), else the bounding box as stored.
 
     Returns
     -------
     (n_trials, n_voxels) int16 array
         Identical to ``betas[:][:, coords[:, 0], coords[:, 1], coords[:, 2]]``.
+
+    Raises
+    ------
+    InputError
+        The file, its chunk index or a chunk cannot be read.
     """
     coords = np.asarray(coords, dtype=np.int64).reshape(-1, 3)
     handle, dset = _open_betas(path)
@@ -193,9 +226,14 @@ def read_voxels(path, coords):
             raise InputError(path, f"voxels outside the betas volume {tuple(spatial)}")
         if coords.size == 0:
             return np.empty((dset.shape[0], 0), dtype=np.int16)
-        if is_voxel_chunked(dset):
-            return _read_voxel_chunks(dset, coords)
-        return _read_bounding_box(dset, coords)
+        try:
+            if is_voxel_chunked(dset):
+                return _read_voxel_chunks(path, dset, coords, digest)
+            return _read_bounding_box(dset, coords, digest)
+        except InputError:
+            raise
+        except Exception as exc:  # HDF5 errors on a damaged chunk or index
+            raise InputError(path, f"unreadable betas ({exc})") from None
 
 
 def read_psc(path, coords):
