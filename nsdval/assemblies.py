@@ -114,6 +114,8 @@ def load_score(path):
         score = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(score, dict):
+        raise InputError(path, f"score JSON should be an object, found {type(score).__name__}")
     missing = [key for key in SCORE_KEYS if key not in score]
     if missing:
         raise InputError(path, f"score JSON lacks key {missing[0]!r}")

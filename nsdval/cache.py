@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import nsdval
-from nsdval import assemblies, atomic, extraction
+from nsdval import atomic, extraction, preflight, watched
 from nsdval.expdesign import load_expdesign
 from nsdval.incremental import file_fingerprint
 from nsdval.layout import subject_label
@@ -52,19 +52,28 @@ def cache_file(cache_dir, layout, subject, nsd_ids):
     return Path(cache_dir) / f"{subject_label(subject)}-{cache_key(layout, subject, nsd_ids)}.npz"
 
 
-def save(path, extractions):
-    """Write a dict of region -> RegionExtraction to ``path`` atomically."""
+def save(path, extractions, reads=None):
+    """Write a dict of region -> RegionExtraction to ``path`` atomically.
+
+    ``reads`` (file -> SHA-256 of the bytes the extraction read from it, see
+    :class:`~nsdval.extraction.ReadLog`) is kept beside the arrays for the run manifest.
+    """
     arrays = {}
     for region, ext in extractions.items():
         arrays.update({f"{region}/{name}": getattr(ext, name) for name in FIELDS})
     first = next(iter(extractions.values()))
     arrays["nsd_ids"] = first.nsd_ids
-    arrays["meta"] = np.array(
-        json.dumps({"regions": list(extractions), "n_sessions": first.n_sessions})
-    )
+    meta = {"regions": list(extractions), "n_sessions": first.n_sessions, "reads": reads or {}}
+    arrays["meta"] = np.array(json.dumps(meta))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic.writing(path) as handle:  # streamed: no in-memory copy of the arrays
         np.savez(handle, **arrays)
+
+
+def load_meta(path):
+    """The regions, session count and read digests of a cached extraction."""
+    with np.load(path) as data:
+        return json.loads(str(data["meta"]))
 
 
 def load(path, region):
@@ -79,15 +88,41 @@ def load(path, region):
         )
 
 
-def extract_subject_cached(layout, design, subject, regions, nsd_ids, cache_dir):
-    """Extract several regions of a subject, from the cache when it holds them all."""
+def read_digests(cache_dir):
+    """What the cached extractions in ``cache_dir`` read: file -> digest, size and mtime.
+
+    Stale entries (a file changed since) are told apart by their size and mtime.
+    """
+    found = {}
+    for path in sorted(Path(cache_dir).glob("*.npz")):
+        try:
+            found.update(load_meta(path).get("reads") or {})
+        except (OSError, ValueError, KeyError):  # a cache file of another format
+            continue
+    return found
+
+
+def holds_regions(path, regions):
+    """True when ``path`` is a cached extraction of (at least) ``regions``."""
+    return Path(path).is_file() and set(regions) <= set(load_meta(path)["regions"])
+
+
+def extract_subject_cached(
+    layout, design, subject, regions, nsd_ids, cache_dir, *, staging_dir=None, progress=None
+):
+    """Extract several regions of a subject, from the cache when it holds them all.
+
+    A new extraction is written to ``cache_dir``, or to ``staging_dir`` when given (the
+    runner moves it into the cache once every subject could be read).
+    """
     path = cache_file(cache_dir, layout, subject, nsd_ids)
-    if path.is_file():
-        found = {region: load(path, region) for region in regions}
-        if all(ext is not None for ext in found.values()):
-            return found
-    result = extraction.extract_subject(layout, design, subject, regions, nsd_ids)
-    save(path, result)
+    if holds_regions(path, regions):
+        return {region: load(path, region) for region in regions}
+    log = extraction.ReadLog()
+    result = extraction.extract_subject(
+        layout, design, subject, regions, nsd_ids, log=log, progress=progress
+    )
+    save(Path(staging_dir or cache_dir) / path.name, result, reads=log.summary())
     return result
 
 
@@ -102,11 +137,41 @@ def region_extraction(layout, design, subject, region, nsd_ids, cache_dir=None):
     return extraction.extract_region(layout, design, subject, region, nsd_ids)
 
 
-def prepare_subject(layout, subject, regions, cache_dir):
-    """Fill the cache for one subject with the images the reports will ask for."""
+def reference_ids(layout, design):
+    """The images the reports ask for: shared and shown three times to every subject."""
+    return extraction.reference_images(layout, design, preflight.assembly_subjects(layout))
+
+
+def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None):
+    """Extract one subject's regions for the reports, unless the cache holds them already.
+
+    Returns
+    -------
+    path : Path or None
+        The new extraction (in ``staging_dir`` when given, else ``cache_dir``); ``None``
+        when the cache already held it.
+
+    Raises
+    ------
+    InputError
+        A file the extraction needs cannot be read.
+    """
     design = load_expdesign(layout.expdesign())
-    train = assemblies.load_brainscore_assembly(layout, "train")
-    ids = extraction.reference_images(layout, design, assemblies.assembly_subjects(train))
-    return cache_file(cache_dir, layout, subject, ids), extract_subject_cached(
-        layout, design, subject, regions, ids, cache_dir
+    ids = reference_ids(layout, design)
+    path = cache_file(cache_dir, layout, subject, ids)
+    if holds_regions(path, regions):
+        return None
+
+    def beat(done, n_sessions, log):
+        watched.heartbeat(
+            None,
+            subject=subject_label(subject),
+            sessions_done=done,
+            n_sessions=n_sessions,
+            bytes_read=log.bytes_read,
+        )
+
+    extract_subject_cached(
+        layout, design, subject, regions, ids, cache_dir, staging_dir=staging_dir, progress=beat
     )
+    return Path(staging_dir or cache_dir) / path.name

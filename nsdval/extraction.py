@@ -14,7 +14,9 @@ layouts are read in one block, since each block would read the whole volume agai
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -60,14 +62,44 @@ class RegionExtraction:
     n_sessions: int
 
 
-def _stream_sessions(layout, subject, sessions, shape, coords):
+class ReadLog:
+    """What an extraction read: a SHA-256 of the bytes read from each file, and their total.
+
+    The digests stand for the betas files in the run manifest and fingerprints instead of
+    hashing whole files (see :mod:`nsdval.manifest`).
+    """
+
+    def __init__(self):
+        self.digests = {}
+        self.bytes_read = 0
+
+    def digest(self, path):
+        """The running hash of one file."""
+        return self.digests.setdefault(str(path), hashlib.sha256())
+
+    def summary(self):
+        """File -> hex digest of the bytes read from it, with the file's size and mtime."""
+        out = {}
+        for path, digest in sorted(self.digests.items()):
+            stat = Path(path).stat()
+            out[path] = {
+                "sha256": digest.hexdigest(),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            }
+        return out
+
+
+def _stream_sessions(layout, subject, sessions, shape, coords, log):
     """Yield (first global trial, (n_trials, n_voxels) int16 betas) for each session."""
     for index, session in enumerate(sessions):
         path = layout.betas(subject, session)
         found = raw.betas_shape(path)
         if found != shape:
             raise InputError(path, f"/betas shape {found} differs from session 1's {shape}")
-        yield index * shape[0], raw.read_voxels(path, coords)
+        betas = raw.read_voxels(path, coords, digest=log.digest(path))
+        log.bytes_read += betas.nbytes
+        yield index * shape[0], betas
 
 
 def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
@@ -121,7 +153,7 @@ def region_coordinates(layout, subject, regions, spatial_shape, betas_path):
     return out
 
 
-def extract_subject(layout, design, subject, regions, nsd_ids):
+def extract_subject(layout, design, subject, regions, nsd_ids, *, log=None, progress=None):
     """Rebuild several regions of one subject in a single pass over its sessions.
 
     Parameters
@@ -136,10 +168,20 @@ def extract_subject(layout, design, subject, regions, nsd_ids):
         Brain-Score regions.
     nsd_ids : (n_images,) array of int
         0-based NSD ids of the images to collect, each shown three times.
+    log : ReadLog or None
+        Receives a digest of the bytes read from each session file.
+    progress : callable or None
+        Called after each session read as ``progress(sessions_done, n_sessions, log)``;
+        ``sessions_done`` counts fractions of sessions when the voxels are read in blocks.
 
     Returns
     -------
     dict of str to RegionExtraction
+
+    Raises
+    ------
+    InputError
+        A session file, its chunk index or a chunk the regions need cannot be read.
     """
     nsd_ids = np.sort(np.asarray(nsd_ids, dtype=np.int64))
     sessions = layout.sessions(subject)
@@ -155,9 +197,14 @@ def extract_subject(layout, design, subject, regions, nsd_ids):
     ncsnr = np.empty(len(every))
     plan = noise_module.slot_plan(table)
     chunked = raw.betas_voxel_chunked(first_file)
-    for block in voxel_blocks(len(every), plan[2], shape[0], chunked):
+    log = ReadLog() if log is None else log
+    blocks = voxel_blocks(len(every), plan[2], shape[0], chunked)
+    for step, block in enumerate(blocks):
         noise = noise_module.NoiseAccumulator(table, block.stop - block.start, plan)
-        for first, betas in _stream_sessions(layout, subject, sessions, shape, every[block]):
+        stream = _stream_sessions(layout, subject, sessions, shape, every[block], log)
+        for index, (first, betas) in enumerate(stream, 1):
+            if progress is not None:
+                progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
             z = chain.session_zscore(chain.psc_from_int16(betas))
             noise.add(first, z)
             image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))

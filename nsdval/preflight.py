@@ -15,16 +15,23 @@ CSV, score JSON) are read whole, through the readers the reports use.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
+import pandas as pd
 import xarray as xr
 
-from nsdval import assemblies, expdesign, raw
+from nsdval import assemblies, expdesign, raw, watched
 from nsdval.errors import InputError, MissingInputError
 from nsdval.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
 
 FOLDER_PARAMETERS = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
+NSD_SESSIONS = (40, 40, 32, 30, 40, 32, 40, 30)
+"""Sessions NSD holds for subjects 1-8; their ncsnr uses every one of them."""
+NSD_DESIGN_SHAPE = (30000, 8, 10000)
+"""Trials of ``masterordering`` and the shape of ``subjectim`` of NSD's own design file."""
 REGION_DIMS = ("presentation", "neuroid")
 BRAINSCORE_DIMS = ("presentation", "neuroid", "time_bin")
 
@@ -50,8 +57,12 @@ def check_inputs(layout, subjects, regions):
         A file is unreadable, has the wrong shape, dtype, dims, variables or
         coordinates, or an ROI volume does not fit the betas or lacks a region.
     """
+    watched.heartbeat(layout.expdesign())
     design = expdesign.load_expdesign(layout.expdesign())
-    assemblies.load_split(layout.split_csv())
+    watched.heartbeat(layout.split_csv())
+    images = split_images(layout.split_csv())
+    for subject in sorted(set(assembly_subjects(layout)) | set(subjects)):
+        check_needed_sessions(layout, design, subject, images)
     for split in SPLITS:
         check_brainscore_assembly(layout, split)
     for region in regions:
@@ -69,9 +80,97 @@ def check_inputs(layout, subjects, regions):
         check_ncsnr(layout, subject, shape[1:])
 
 
+def check_inputs_watched(layout, subjects, regions, *, timeout=watched.DEFAULT_TIMEOUT):
+    """:func:`check_inputs` in a watched child process (see :mod:`nsdval.watched`).
+
+    A file that makes a reader spin or crash is an :class:`InputError` naming it.
+    """
+    kwargs = {"layout": layout, "subjects": tuple(subjects), "regions": tuple(regions)}
+    for _ in watched.run_watched([(check_inputs, kwargs, layout.root)], timeout=timeout):
+        pass
+
+
+def split_images(path):
+    """The 0-based NSD ids of the split CSV: the images under validation, sorted."""
+    ids = pd.to_numeric(assemblies.load_split(path)["nsd_id"], errors="coerce").to_numpy()
+    if not np.all(np.isfinite(ids) & (ids == np.round(ids)) & (ids >= 0)):
+        raise InputError(path, "column 'nsd_id' holds values that are not NSD ids")
+    return np.unique(ids.astype(np.int64))
+
+
+def needed_sessions(design, subject, images, trials_per_session):
+    """Sessions holding the first three showings of each image, and how many each holds.
+
+    The images come from the assemblies, not from the session files found on disk, so a
+    missing session (a trailing one too) cannot silently shrink the image set.
+
+    Parameters
+    ----------
+    design : ExpDesign
+    subject : int
+    images : (n,) int array
+        0-based NSD ids under validation.
+    trials_per_session : int
+
+    Returns
+    -------
+    dict of int to int
+        Session number -> trials of those images it holds.
+
+    Examples
+    --------
+    >>> d = expdesign.ExpDesign(np.array([1, 2, 1, 1, 2, 2]), np.array([[5, 9]]), np.array([5]))
+    >>> needed_sessions(d, 1, np.array([4]), 2)
+    {1: 1, 2: 2}
+    """
+    n_sessions = -(-design.masterordering.size // int(trials_per_session))
+    usable = n_sessions * int(trials_per_session) <= design.masterordering.size
+    table = expdesign.trial_table(
+        design, subject, n_sessions if usable else n_sessions - 1, trials_per_session
+    )
+    rows = table[table["nsd_id"].isin(images) & (table["repetition"] < expdesign.N_REPETITIONS)]
+    sessions, counts = np.unique(rows["session"].to_numpy(), return_counts=True)
+    return dict(zip(sessions.tolist(), counts.tolist(), strict=True))
+
+
+def check_needed_sessions(layout, design, subject, images):
+    """Raise naming the first session file that holds trials of the images and is missing.
+
+    With NSD's own design file, a subject must also have every session NSD holds for it
+    (:data:`NSD_SESSIONS`): its ncsnr, which the assemblies' ``nc_testset`` comes from, is
+    computed over all of them.
+    """
+    sessions = layout.sessions(subject)
+    if not sessions:
+        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
+    trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
+    for session, count in needed_sessions(design, subject, images, trials).items():
+        if session not in sessions:
+            raise MissingInputError(
+                layout.betas(subject, session),
+                f"betas session {session} of {subject_label(subject)}, which holds {count} "
+                f"trials of the {len(images)} images under validation",
+            )
+    check_nsd_session_count(layout, design, subject, sessions)
+
+
+def check_nsd_session_count(layout, design, subject, sessions):
+    """With NSD's own design file, raise naming the first of NSD's sessions that is missing."""
+    shipped = (design.masterordering.size, *design.subjectim.shape) == NSD_DESIGN_SHAPE
+    if shipped and 1 <= subject <= len(NSD_SESSIONS) and len(sessions) < NSD_SESSIONS[subject - 1]:
+        n = NSD_SESSIONS[subject - 1]
+        first = next(s for s in range(1, n + 1) if s not in sessions)
+        raise MissingInputError(
+            layout.betas(subject, first),
+            f"betas session {first} of {subject_label(subject)} (NSD holds {n} sessions for "
+            f"it; its ncsnr, behind nc_testset, uses every one)",
+        )
+
+
 def assembly_subjects(layout):
     """Subject numbers of the Brain-Score train assembly, from its ``subject`` coordinate only."""
     path = layout.brainscore_assembly("train")
+    watched.heartbeat(path)
     try:
         with xr.open_dataarray(path) as array:
             return assemblies.assembly_subjects(array)
@@ -102,7 +201,7 @@ def check_report_inputs(parameters):
         ]
     subjects = [int(parameters["subject"])] if parameters.get("subject") else []
     layout.validate(subjects, regions)
-    check_inputs(layout, subjects, regions)
+    check_inputs_watched(layout, subjects, regions)
 
 
 def check_session_numbers(layout, subject):
@@ -191,7 +290,7 @@ def roi_paths(layout, subject, region):
 def check_volume_fits(path, spatial_shape, what):
     """Raise unless a NIfTI volume exists, is readable and is the betas' volume reversed.
 
-    Only the header is read.
+    The data is read too (decompressed), not only the header.
 
     Examples
     --------
@@ -203,8 +302,12 @@ def check_volume_fits(path, spatial_shape, what):
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(path, what)
+    watched.heartbeat(path)
     try:
-        shape = tuple(int(n) for n in nib.load(path).shape)
+        check_gzip_stream(path)
+        image = nib.load(path)
+        shape = tuple(int(n) for n in image.shape)
+        np.asarray(image.dataobj)  # the data too, not only the header
     except Exception as exc:  # nibabel raises several types for unreadable files
         raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
     expected = tuple(int(n) for n in spatial_shape)[::-1]
@@ -216,6 +319,18 @@ def check_volume_fits(path, spatial_shape, what):
         )
 
 
+def check_gzip_stream(path, chunk=2**20):
+    """Read a ``.gz`` file to its end, so that its CRC and length are checked.
+
+    A damaged stream can decompress into plausible values up to the data nsdval uses; only
+    the check at the end of the stream tells.
+    """
+    if Path(path).suffix == ".gz":
+        with gzip.open(path, "rb") as stream:
+            while stream.read(chunk):
+                pass
+
+
 def check_ncsnr(layout, subject, spatial_shape):
     """Check the optional ``ncsnr`` volume: when present it must fit the betas."""
     path = layout.ncsnr(subject)
@@ -224,9 +339,10 @@ def check_ncsnr(layout, subject, spatial_shape):
 
 
 def check_dataarray(path, *, dims, coords, what):
-    """Open a netCDF DataArray lazily and check its dims and coordinate names.
+    """Read a netCDF DataArray whole and check its dims and coordinate names.
 
-    No value is read: NaN, Inf and wrong coordinate values are left to the reports.
+    Every value is read, so that a file the reports could not read stops the run here;
+    NaN, Inf and wrong coordinate values are left to the reports to judge.
 
     Parameters
     ----------
@@ -241,10 +357,12 @@ def check_dataarray(path, *, dims, coords, what):
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(path, what)
+    watched.heartbeat(path)
     try:
         with xr.open_dataarray(path) as array:
             found_dims = tuple(array.dims)
             names = set(array.coords)
+            array.load()  # every value and coordinate: a damaged chunk shows only here
     except Exception as exc:  # xarray and its engines raise many types for bad files
         raise InputError(path, f"not a readable netCDF DataArray ({exc})") from None
     if found_dims != tuple(dims):
@@ -286,4 +404,5 @@ def check_benchmark(layout, region):
             coords=("stimulus_id",),
             what=f"{region} {split} activations",
         )
+    watched.heartbeat(layout.score(region))
     assemblies.load_score(layout.score(region))

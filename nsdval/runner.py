@@ -10,9 +10,12 @@ batch: its record says ``error`` and names the failing cell.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import papermill
@@ -29,11 +32,12 @@ from nsdval import (
     kernel,
     manifest,
     verify,
+    watched,
 )
-from nsdval.errors import MissingInputError, OutputError, ParameterError
+from nsdval.errors import MissingInputError, NsdvalError, OutputError, ParameterError
 from nsdval.execution import execute_job, failed_job, template_path
 from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
-from nsdval.preflight import check_inputs, check_report_inputs
+from nsdval.preflight import check_inputs_watched, check_report_inputs
 
 VALIDATION = "assembly_validation"
 LAYOUT = "assembly_layout"
@@ -97,6 +101,11 @@ class RunConfig:
         links to the comparison page.
     command : str
         The command line, for the manifest.
+    read_timeout : float
+        Seconds an input file may take to open, or a session to read, before it counts as
+        unreadable (see :mod:`nsdval.watched`).
+    hash_mode : {'read', 'sha256', 'size-mtime'}
+        How the manifest describes the inputs (see :mod:`nsdval.manifest`).
     """
 
     nsd_root: Path
@@ -115,6 +124,8 @@ class RunConfig:
     force: bool = False
     compare_with: Path | None = None
     command: str = ""
+    read_timeout: float = watched.DEFAULT_TIMEOUT
+    hash_mode: str = manifest.DEFAULT_HASH
 
 
 @dataclass(frozen=True)
@@ -208,8 +219,12 @@ def _job(template, subject, region, params, config, declared_by_template, rel_di
     return Job(job_id, template, subject, region, params, rel_dir)
 
 
-def run_reports(config, *, on_report=None):
+def run_reports(config, *, on_report=None, on_progress=None):
     """Execute every report of a run and write the run's results, manifest and index.
+
+    Every input the reports need is read before OUT is created or changed: the
+    pre-flight and the extraction pass run in watched child processes, and an input that
+    cannot be read stops the run with an :class:`~nsdval.errors.InputError`.
 
     Parameters
     ----------
@@ -218,6 +233,10 @@ def run_reports(config, *, on_report=None):
     on_report : callable or None
         Called as ``on_report(record, done, total)`` for each finished report, in
         completion order.
+    on_progress : callable or None
+        Called as ``on_progress(subject_label, info)`` while the extraction pass reads,
+        and as ``on_progress(None, info)`` while whole input files are hashed (see
+        :mod:`nsdval.progress`).
 
     Returns
     -------
@@ -233,10 +252,11 @@ def run_reports(config, *, on_report=None):
         for t in (LAYOUT, VALIDATION)
     }
     check_overrides(config.parameters, declared)
+    out = check_out(config.out)
     if config.executor == "local":
         kernel.prestart_zygote()  # it imports while the inputs are checked and extracted
-    check_inputs(layout, subjects, config.regions)  # unreadable input: exit 2, OUT untouched
-    out = prepare_out(config.out)
+    # unreadable input: exit 2, OUT untouched
+    check_inputs_watched(layout, subjects, config.regions, timeout=config.read_timeout)
     previous = {} if config.force else incremental.previous_records(out)
     regions = incremental.layout_regions(config.regions, previous)
     jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
@@ -244,14 +264,19 @@ def run_reports(config, *, on_report=None):
     jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
     todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]
     kept = {job.id: previous[job.id] for job in jobs if job not in todo}
-    for done, record in enumerate(kept.values(), 1):
-        _notify(on_report, {**record, "unchanged": True}, done, len(jobs))
     with executors.for_config(config) as executor:
-        if config.cache:
-            todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
-            extract_subjects(
-                layout, todo_subjects, config=config, cache_dir=out / CACHE_DIR, executor=executor
-            )
+        todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
+        extract_subjects(
+            layout,
+            todo_subjects,
+            config=config,
+            cache_dir=out / CACHE_DIR,
+            executor=executor,
+            on_progress=on_progress,
+        )
+        prepare_out(out)
+        for done, record in enumerate(kept.values(), 1):
+            _notify(on_report, {**record, "unchanged": True}, done, len(jobs))
         executed = execute_jobs(
             todo, out=out, config=config, on_report=on_report, offset=len(kept), executor=executor
         )
@@ -260,52 +285,112 @@ def run_reports(config, *, on_report=None):
     inputs = manifest.describe_inputs(
         layout.input_files(subjects, regions),
         root=layout.root,
+        hash_mode=config.hash_mode,
         previous=incremental.previous_inputs(out),
+        reads=cache.read_digests(out / CACHE_DIR),
+        on_progress=None if on_progress is None else partial(on_progress, None),
     )
     return finish_run(
         out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
     )
 
 
-def prepare_out(out):
-    """Create the output folder, refusing a path that is a file."""
+def check_out(out):
+    """OUT as an absolute path, refusing a path that is a file; nothing is created."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(out, "output path exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     return out.resolve()
 
 
-def extract_subjects(layout, subjects, *, config, cache_dir, executor=None):
-    """Fill the extraction cache: every region of each subject in one pass, subjects in parallel.
+def prepare_out(out):
+    """Create the output folder, refusing a path that is a file."""
+    out = check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
-    A subject whose extraction fails (or whose worker dies) is left out of the cache; its
-    reports extract (and fail) on their own, so the error shows in the reports and the
-    batch goes on. ``executor`` (see :mod:`nsdval.executors`) defaults to the one
-    ``config`` asks for.
+
+def extract_subjects(layout, subjects, *, config, cache_dir, executor=None, on_progress=None):
+    """Read every region of each subject in one pass, subjects in parallel, before any report.
+
+    The extractions are written to a staging folder beside OUT and moved into
+    ``cache_dir`` only when every subject could be read, so an unreadable input leaves OUT
+    as it was. With ``config.cache`` off the pass still runs (no report may run on data
+    that could not be read) and its result is dropped. On this machine each subject is
+    read in a watched child process (:mod:`nsdval.watched`); on a dask cluster, by the
+    workers. ``executor`` defaults to the one ``config`` asks for.
+
+    Raises
+    ------
+    InputError
+        A file a subject's extraction needs cannot be read (named), or made its reader
+        stall or die.
     """
-    if executor is None:
-        with executors.for_config(config) as executor:
-            return extract_subjects(
-                layout, subjects, config=config, cache_dir=cache_dir, executor=executor
-            )
-    outcomes = executor.map_as_completed(
-        _extract_quietly,
-        list(subjects),
-        layout=layout,
-        regions=tuple(config.regions),
-        cache_dir=str(Path(cache_dir).resolve()),
-    )
-    for _ in outcomes:
-        pass
-
-
-def _extract_quietly(subject, *, layout, regions, cache_dir):
+    if not subjects:
+        return
+    cache_dir = Path(cache_dir)
+    beside_out = existing_folder(cache_dir.parent)
+    staging = Path(tempfile.mkdtemp(prefix=".nsdval-extract-", dir=beside_out))
     try:
-        cache.prepare_subject(layout, subject, regions, cache_dir)
-    except Exception:  # the subject's reports will extract themselves and show the error
-        return False
-    return True
+        kwargs = {
+            "layout": layout,
+            "regions": tuple(config.regions),
+            "cache_dir": str(cache_dir),
+            "staging_dir": str(staging),
+        }
+        if executor is None or isinstance(executor, executors.LocalExecutor):
+            _extract_watched(subjects, kwargs, config=config, on_progress=on_progress)
+        else:
+            for outcome in executor.map_as_completed(_extract_subject, list(subjects), **kwargs):
+                if isinstance(outcome.error, NsdvalError):
+                    raise outcome.error
+        if config.cache:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for staged in sorted(staging.glob("*.npz")):
+                staged.replace(cache_dir / staged.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract_watched(subjects, kwargs, *, config, on_progress):
+    calls = [
+        (_extract_subject, {**kwargs, "subject": s}, kwargs["layout"].subject_betas_dir(s))
+        for s in subjects
+    ]
+
+    def beat(index, path, info):
+        if on_progress is not None and "sessions_done" in info:
+            on_progress(info["subject"], info)
+
+    finished = watched.run_watched(
+        calls, timeout=config.read_timeout, jobs=config.jobs, on_beat=beat
+    )
+    for index, _ in finished:
+        if on_progress is not None:
+            on_progress(subject_label(subjects[index]), {"finished": True})
+
+
+def _extract_subject(subject, *, layout, regions, cache_dir, staging_dir):
+    """One subject's extraction; unreadable input raises, anything else is left to the reports.
+
+    A failure that is not about the input (a bug, memory) leaves the subject out of the
+    cache: its reports extract on their own and show the error, and the batch goes on.
+    """
+    try:
+        path = cache.prepare_subject(layout, subject, regions, cache_dir, staging_dir=staging_dir)
+    except NsdvalError:
+        raise
+    except Exception:
+        return None
+    return None if path is None else str(path)
+
+
+def existing_folder(path):
+    """``path``'s nearest ancestor that exists (the staging folder's place)."""
+    for folder in Path(path).resolve().parents:
+        if folder.is_dir():
+            return folder
+    return Path.cwd()
 
 
 def fingerprints(jobs, layout, *, config, subjects, regions):

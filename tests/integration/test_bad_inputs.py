@@ -139,6 +139,39 @@ def overwrite(rel, content):
     return breaker
 
 
+def zero_block(rel, where, size):
+    """Zero ``size`` bytes from the fraction ``where`` of the file: a plausible bad copy."""
+
+    def breaker(tree):
+        path = tree / rel
+        data = bytearray(path.read_bytes())
+        start = int(len(data) * where)
+        data[start : start + size] = bytes(min(size, len(data) - start))
+        path.write_bytes(bytes(data))
+        return path
+
+    return breaker
+
+
+def break_chunk_index(rel):
+    """Damage every node of the betas' chunk index (v1 B-tree, node type 1), header intact.
+
+    The header-only pre-flight cannot see it; the extraction pass looks chunks up there.
+    """
+
+    def breaker(tree):
+        path = tree / rel
+        data = bytearray(path.read_bytes())
+        found = [i for i in range(len(data) - 5) if data[i : i + 5] == b"TREE\x01"]
+        assert found, "no chunk B-tree node found"
+        for start in found:
+            data[start : start + 4] = b"XXXX"
+        path.write_bytes(bytes(data))
+        return path
+
+    return breaker
+
+
 def shorten_design(tree):
     """A design whose masterordering covers fewer trials than the sessions hold."""
     path = tree / DESIGN
@@ -152,6 +185,27 @@ def shorten_design(tree):
 # Row id -> (breaker returning the path the message must name, extra argv, fault words).
 MATRIX = {
     "session-gap": (remove(BETAS.format(2)), [], "missing betas session 2 of subj01"),
+    # subj02 has the fewest sessions: its last one holds third showings of assembly images
+    "last-session-missing": (
+        remove("subj02/betas/betas_session03.hdf5"),
+        [],
+        ("missing betas session 3 of subj02, which holds", "trials of the", "under validation"),
+    ),
+    "other-subject-last-session-missing": (
+        remove("subj02/betas/betas_session03.hdf5"),
+        ["--subjects", "1"],
+        "missing betas session 3 of subj02, which holds",
+    ),
+    "chunk-index-damaged": (
+        break_chunk_index(BETAS.format(2)),
+        [],
+        "chunk index unreadable at voxel",
+    ),
+    "ncsnr-gzip-data-zeroed": (
+        zero_block("subj01/betas/ncsnr.nii.gz", 0.5, 512),
+        [],
+        "not a readable NIfTI volume",
+    ),
     "subject-folder-gone": (remove("subj02"), [], "missing betas folder of subj02"),
     "subject-without-sessions": (
         remove_sessions("subj02/betas"),
@@ -390,7 +444,9 @@ def test_an_out_that_is_a_file_is_refused_and_kept(tree, tmp_path, capsys):
     assert out.read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("row", ["session-gap", "roi-without-V4", "train-without-nsd_id"])
+@pytest.mark.parametrize(
+    "row", ["session-gap", "roi-without-V4", "train-without-nsd_id", "chunk-index-damaged"]
+)
 def test_an_existing_out_is_left_unchanged(row, tree, tmp_path, capsys):
     out = tmp_path / "out"
     (out / "subj01" / "V4").mkdir(parents=True)

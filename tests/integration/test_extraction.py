@@ -45,8 +45,10 @@ def test_voxel_blocks_give_the_same_arrays(inputs, monkeypatch):
 
 def test_the_cache_serves_identical_arrays(inputs, tmp_path):
     layout, design, ids = inputs
-    path, made = cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path)
+    path = cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path)
     assert path.is_file()
+    assert cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path) is None  # cached: no work
+    made = extraction.extract_subject(layout, design, 1, ("V1", "IT"), ids)
     for region in ("V1", "IT"):
         assert_same(cache.load(path, region), made[region])
         assert_same(
