@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import nsdval
-from nsdval import atomic, manifest
+from nsdval import atomic, cache, manifest
 from nsdval.errors import InputError, MissingInputError, OutputError, ParameterError
 
 MANIFEST, RESULTS, SUMS, INDEX = "manifest.json", "results.json", "SHA256SUMS", "index.html"
@@ -61,6 +61,7 @@ def create_archive(
     nsd_root=None,
     workers=4,
     overwrite=False,
+    on_progress=None,
 ):
     """Write the deterministic release archive of a finished run.
 
@@ -72,8 +73,10 @@ def create_archive(
         Release tag, e.g. ``"v1.2"``; names the archive and its top folder.
     out_dir : str or Path, optional
         Folder of the archive; defaults to the folder holding ``run_dir``.
-    hash_mode : {'sha256', 'size-mtime'}
-        How the input data files are fingerprinted in the archive manifest.
+    hash_mode : {'sha256', 'read', 'size-mtime'}
+        How the input data files are fingerprinted in the archive manifest (see
+        :func:`nsdval.manifest.describe_inputs`; files whose size and mtime are those the
+        run recorded keep the run's SHA-256).
     nsd_root : str or Path, optional
         Where the input files are now; defaults to the run's ``nsd_root``.
     workers : int
@@ -98,7 +101,14 @@ def create_archive(
     names = run_files(run_dir, results)
     files = _describe_files(run_dir, names, workers)
     root = Path(nsd_root or results.get("nsd_root") or "")
-    inputs = archive_inputs(run_manifest, root=root, hash_mode=hash_mode, workers=workers)
+    inputs = archive_inputs(
+        run_manifest,
+        root=root,
+        hash_mode=hash_mode,
+        workers=workers,
+        reads=cache.read_digests(run_dir / ".cache"),
+        on_progress=on_progress,
+    )
     content = archive_manifest(
         run_manifest, results, release=release, inputs=inputs, hash_mode=hash_mode, files=files
     )
@@ -154,7 +164,7 @@ def _describe_files(run_dir, names, workers):
     }
 
 
-def archive_inputs(run_manifest, *, root, hash_mode, workers=4):
+def archive_inputs(run_manifest, *, root, hash_mode, workers=4, reads=None, on_progress=None):
     """Fingerprint the run's input files again, refusing files changed since the run.
 
     Parameters
@@ -163,10 +173,15 @@ def archive_inputs(run_manifest, *, root, hash_mode, workers=4):
         The run manifest; its ``inputs`` list which files to describe.
     root : Path
         Where the input files are now.
-    hash_mode : {'sha256', 'size-mtime'}
-        See :func:`nsdval.manifest.describe_inputs`.
+    hash_mode : {'sha256', 'read', 'size-mtime'}
+        See :func:`nsdval.manifest.describe_inputs`; an input whose size and mtime are
+        those the run recorded keeps the run's SHA-256 (it is not read again).
     workers : int
         Files hashed at once.
+    reads : dict or None
+        What the run's extraction read (``read`` mode).
+    on_progress : callable or None
+        Hashing progress, see :func:`nsdval.manifest.describe_inputs`.
 
     Returns
     -------
@@ -178,7 +193,15 @@ def archive_inputs(run_manifest, *, root, hash_mode, workers=4):
     for path in paths:
         if not path.is_file():
             raise MissingInputError(path, "input file recorded in the run manifest")
-    inputs = manifest.describe_inputs(paths, root=root, workers=workers, hash_mode=hash_mode)
+    inputs = manifest.describe_inputs(
+        paths,
+        root=root,
+        workers=workers,
+        hash_mode=hash_mode,
+        previous=run_manifest.get("inputs") or [],
+        reads=reads,
+        on_progress=on_progress,
+    )
     for new in inputs:
         if not _same_input(new, recorded[new["path"]]):
             raise InputError(Path(root) / new["path"], "changed since the run that recorded it")

@@ -11,10 +11,12 @@ import json
 import os
 import shlex
 import sys
+import warnings
+from functools import partial
 from pathlib import Path
 
 import nsdval
-from nsdval.errors import NsdvalError
+from nsdval.errors import NsdvalError, one_line
 from nsdval.layout import DEFAULT_VARIANT, REGIONS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -78,6 +80,16 @@ def _jobs(text):
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"--jobs: expected a positive integer, got {text!r}")
     return int(text)
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _add_parameter_options(parser):
@@ -150,6 +162,33 @@ def _add_run_options(parser):
         default=None,
         help="folder of the template notebooks (default: the shipped ones)",
     )
+    _add_read_options(parser)
+
+
+def _add_read_options(parser):
+    from nsdval.manifest import DEFAULT_HASH, HASH_MODES
+    from nsdval.watched import DEFAULT_TIMEOUT
+
+    parser.add_argument(
+        "--hash",
+        dest="hash_mode",
+        choices=HASH_MODES,
+        default=DEFAULT_HASH,
+        help="how the manifest describes the inputs: read (default: size, mtime and a "
+        "checksum of what nsdval reads; no betas file is read whole), sha256 (every file "
+        "hashed whole, with progress; unchanged files keep their hash), size-mtime",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds an input file may take to open, or a session to read, before it "
+        f"counts as unreadable (exit 2; default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines while reading inputs"
+    )
 
 
 def build_parser():
@@ -185,6 +224,9 @@ def build_parser():
     )
     demo.add_argument("--preset", default="demo", help="synthetic preset (default: demo)")
     demo.add_argument("--jobs", type=_jobs, default=max(1, min(os.cpu_count() or 1, 4)))
+    demo.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines while reading inputs"
+    )
 
     rerun = sub.add_parser("rerun", help="re-execute one report with changed parameters")
     rerun.add_argument("path", type=Path, help="report folder, e.g. OUT/subj01/V4")
@@ -262,6 +304,9 @@ def _add_archive_command(sub):
     )
     archive.add_argument("--jobs", type=_jobs, default=4, help="files hashed at once")
     archive.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+    archive.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines while hashing inputs"
+    )
 
 
 def _add_compare_command(sub):
@@ -354,9 +399,24 @@ def cmd_run(args):
         force=args.force,
         compare_with=args.compare_with,
         command=shlex.join(["nsdval", *args.argv]),
+        read_timeout=args.read_timeout,
+        hash_mode=args.hash_mode,
     )
-    results = runner.run_reports(config, on_report=print_progress)
+    results = runner.run_reports(
+        config, on_report=print_progress, on_progress=_progress_printer(args)
+    )
     return _summarise(results, args.out)
+
+
+def _hash_progress(args):
+    printer = _progress_printer(args)
+    return None if printer is None else partial(printer, None)
+
+
+def _progress_printer(args):
+    from nsdval.progress import ProgressPrinter
+
+    return None if args.quiet else ProgressPrinter()
 
 
 def default_demo_data(preset):
@@ -378,7 +438,9 @@ def cmd_demo(args):
     config = runner.RunConfig(
         nsd_root=data, out=args.out, jobs=args.jobs, command=shlex.join(["nsdval", *args.argv])
     )
-    results = runner.run_reports(config, on_report=print_progress)
+    results = runner.run_reports(
+        config, on_report=print_progress, on_progress=_progress_printer(args)
+    )
     return _summarise(results, args.out)
 
 
@@ -436,6 +498,7 @@ def cmd_archive(args):
         nsd_root=args.nsd_root,
         workers=args.jobs,
         overwrite=args.overwrite,
+        on_progress=_hash_progress(args),
     )
     print(path.resolve())
     return EXIT_OK
@@ -503,6 +566,16 @@ def default_compare_html(b):
     return Path("compare.html")
 
 
+def quiet_libraries():
+    """Keep library warnings and finalizer errors off the terminal (``--debug`` shows them).
+
+    A damaged input file can make a library warn, or fail in a finalizer ("Exception
+    ignored in ..."), long after nsdval has turned the problem into its one-line error.
+    """
+    warnings.simplefilter("ignore")
+    sys.unraisablehook = lambda unraisable: None
+
+
 INTERRUPTED = {
     "run": "nsdval: interrupted: finished reports are kept and the previous index.html and "
     "results.json are unchanged; run the same command again to complete the others",
@@ -519,6 +592,8 @@ def main(argv=None):
     commands = {"run": cmd_run, "demo": cmd_demo, "rerun": cmd_rerun, "index": cmd_index}
     commands.update(archive=cmd_archive, verify=cmd_verify, compare=cmd_compare)
     commands["export-benchmark"] = cmd_export_benchmark
+    if not args.debug:
+        quiet_libraries()
     try:
         if args.command == "synth":
             return cmd_synth(args, parser)
@@ -526,7 +601,7 @@ def main(argv=None):
     except (NsdvalError, FileNotFoundError, NotADirectoryError) as exc:
         if args.debug:
             raise
-        print(f"nsdval: error: {exc}", file=sys.stderr)
+        print(f"nsdval: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(INTERRUPTED.get(args.command, "nsdval: interrupted"), file=sys.stderr)

@@ -6,6 +6,7 @@ import hashlib
 import platform
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -31,8 +32,12 @@ PACKAGES = (
     "ipykernel",
 )
 CHUNK = 8 * 1024 * 1024
-HASH_MODES = ("sha256", "size-mtime")
-"""How input files are fingerprinted: full SHA-256, or size and modification time only."""
+HEAD_BYTES = 64 * 1024
+HASH_MODES = ("read", "sha256", "size-mtime")
+"""How input files are described: by what nsdval read, by full SHA-256, or by size and mtime."""
+DEFAULT_HASH = "read"
+BETAS_SUFFIX = ".hdf5"
+"""Betas files are never hashed whole in ``read`` mode: they are the bulk of a drive."""
 
 
 def package_versions(names=PACKAGES):
@@ -46,8 +51,10 @@ def package_versions(names=PACKAGES):
     return out
 
 
-def sha256_file(path, chunk=CHUNK):
-    """SHA-256 hex digest of a file, read in chunks.
+def sha256_file(path, chunk=CHUNK, on_bytes=None, limit=None):
+    """SHA-256 hex digest of a file (or of its first ``limit`` bytes), read in chunks.
+
+    ``on_bytes(n)`` is called after each chunk of ``n`` bytes.
 
     Examples
     --------
@@ -56,16 +63,47 @@ def sha256_file(path, chunk=CHUNK):
     ...     _ = f.write(b"abc")
     >>> sha256_file(f.name)[:16]
     'ba7816bf8f01cfea'
+    >>> sha256_file(f.name, limit=2) == sha256_file(f.name, limit=None)
+    False
     >>> os.unlink(f.name)
     """
     digest = hashlib.sha256()
+    left = float("inf") if limit is None else limit
     with Path(path).open("rb") as handle:
-        while block := handle.read(chunk):
+        while left > 0 and (block := handle.read(int(min(chunk, left)))):
             digest.update(block)
+            left -= len(block)
+            if on_bytes is not None:
+                on_bytes(len(block))
     return digest.hexdigest()
 
 
-def describe_inputs(paths, *, root, workers=4, hash_mode="sha256", previous=()):
+class HashProgress:
+    """Bytes hashed so far out of a total, reported to ``callback(info)`` from any thread."""
+
+    def __init__(self, total_bytes, n_files, callback):
+        self.info = {"hashed_bytes": 0, "total_bytes": total_bytes, "n_files": n_files}
+        self.callback = callback
+        self.lock = threading.Lock()
+
+    def add(self, n):
+        """Count ``n`` more bytes hashed."""
+        with self.lock:
+            self.info["hashed_bytes"] += n
+            if self.callback is not None:
+                self.callback(dict(self.info))
+
+
+def describe_inputs(
+    paths,
+    *,
+    root,
+    workers=4,
+    hash_mode=DEFAULT_HASH,
+    previous=(),
+    reads=None,
+    on_progress=None,
+):
     """Describe each input file, paths relative to ``root`` where possible.
 
     Parameters
@@ -76,24 +114,40 @@ def describe_inputs(paths, *, root, workers=4, hash_mode="sha256", previous=()):
         Folder the recorded paths are relative to.
     workers : int
         Files hashed at once (threads; hashing streams each file in chunks).
-    hash_mode : {'sha256', 'size-mtime'}
-        ``sha256`` records size, ``mtime_ns`` and SHA-256; ``size-mtime`` records size and
-        ``mtime_ns`` without reading the files.
+    hash_mode : {'read', 'sha256', 'size-mtime'}
+        Every entry records size and ``mtime_ns``. ``read`` (a run's default) adds a
+        checksum of what nsdval reads: the SHA-256 of files the reports read whole (design,
+        split, assemblies, activations, scores, NIfTI volumes), and for the betas the
+        digest of the chunks the extraction read (``read_sha256``, from ``reads``), else of
+        the first 64 KB, the HDF5 header (``head_sha256``); no betas file is read whole.
+        ``sha256`` adds the SHA-256 of every file; ``size-mtime`` reads no file.
     previous : sequence of dict
         Entries of an earlier manifest: a file whose path, size and ``mtime_ns`` are
-        unchanged keeps its recorded SHA-256 instead of being read again (incremental runs
-        over multi-GB betas).
+        unchanged keeps its recorded SHA-256 instead of being read again.
+    reads : dict or None
+        Absolute path -> ``{"sha256", "size", "mtime_ns"}`` of the bytes the extraction
+        read (see :func:`nsdval.cache.read_digests`); used where size and mtime still match.
+    on_progress : callable or None
+        Called with ``{"hashed_bytes", "total_bytes", "n_files"}`` as whole files are
+        hashed.
 
     Returns
     -------
     list of dict
-        ``{"path", "size", "hash", "mtime_ns"[, "sha256"]}`` sorted by path.
+        ``{"path", "size", "hash", "mtime_ns"[, "sha256" | "read_sha256" | "head_sha256"]}``
+        sorted by path.
     """
     check_hash_mode(hash_mode)
     paths = sorted(Path(p) for p in paths)
     known = {entry.get("path"): entry for entry in previous if entry.get("sha256")}
+    plans = [_plan(p, root, hash_mode, known, reads or {}) for p in paths]
+    todo = [(path, entry) for path, entry in zip(paths, plans, strict=True) if entry.pop("_hash")]
+    progress = HashProgress(sum(e["size"] for _, e in todo), len(todo), on_progress)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(lambda p: _describe(p, root, hash_mode, known), paths))
+        digests = pool.map(lambda item: sha256_file(item[0], on_bytes=progress.add), todo)
+        for (_, entry), digest in zip(todo, digests, strict=True):
+            entry["sha256"] = digest
+    return plans
 
 
 def check_hash_mode(hash_mode):
@@ -103,14 +157,24 @@ def check_hash_mode(hash_mode):
     return hash_mode
 
 
-def _describe(path, root, hash_mode, known=None):
+def _plan(path, root, hash_mode, known, reads):
+    """An input's entry without its whole-file digest; ``_hash`` says whether one is due."""
     stat = path.stat()
     entry = {"path": _relative(path, root), "size": stat.st_size, "hash": hash_mode}
     entry["mtime_ns"] = stat.st_mtime_ns
-    if hash_mode == "sha256":
-        old = (known or {}).get(entry["path"], {})
-        unchanged = (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
-        entry["sha256"] = old["sha256"] if unchanged else sha256_file(path)
+    current = (stat.st_size, stat.st_mtime_ns)
+    old = known.get(entry["path"], {})
+    whole = hash_mode == "sha256" or (hash_mode == "read" and path.suffix != BETAS_SUFFIX)
+    if whole and (old.get("size"), old.get("mtime_ns")) == current:
+        entry["sha256"] = old["sha256"]
+        whole = False
+    elif hash_mode == "read" and not whole:
+        read = reads.get(str(path.resolve()), {})
+        if (read.get("size"), read.get("mtime_ns")) == current:
+            entry["read_sha256"] = read["sha256"]
+        else:
+            entry["head_sha256"] = sha256_file(path, limit=HEAD_BYTES)
+    entry["_hash"] = whole
     return entry
 
 

@@ -26,8 +26,9 @@ FAKE_RESULTS = {
 def captured(monkeypatch):
     seen = {}
 
-    def fake_run_reports(config, *, on_report=None):
+    def fake_run_reports(config, *, on_report=None, on_progress=None):
         seen["config"] = config
+        seen["on_progress"] = on_progress
         reports = seen.get("results", FAKE_RESULTS)["reports"]
         for done, record in enumerate(reports, 1):
             on_report(record, done, len(reports))

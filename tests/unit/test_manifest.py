@@ -47,7 +47,9 @@ def test_describe_inputs_in_size_mtime_mode_reads_no_content(tmp_path, monkeypat
 
 
 def test_describe_inputs_refuses_an_unknown_hash_mode(tmp_path):
-    with pytest.raises(ParameterError, match="parameter 'hash': expected one of sha256, size"):
+    with pytest.raises(
+        ParameterError, match="parameter 'hash': expected one of read, sha256, size"
+    ):
         manifest.describe_inputs([], root=tmp_path, hash_mode="md5")
 
 
@@ -100,10 +102,55 @@ def test_build_manifest_records_the_git_state():
 def test_describe_inputs_reuses_digests_of_unchanged_files(tmp_path):
     path = tmp_path / "betas_session01.hdf5"
     path.write_bytes(b"x" * 100)
-    first = manifest.describe_inputs([path], root=tmp_path)
+    first = manifest.describe_inputs([path], root=tmp_path, hash_mode="sha256")
     fake = [{**first[0], "sha256": "f" * 64}]  # proves the digest is reused, not recomputed
-    assert manifest.describe_inputs([path], root=tmp_path, previous=fake)[0]["sha256"] == "f" * 64
+    reused = manifest.describe_inputs([path], root=tmp_path, hash_mode="sha256", previous=fake)
+    assert reused[0]["sha256"] == "f" * 64
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    again = manifest.describe_inputs([path], root=tmp_path, previous=fake)
+    again = manifest.describe_inputs([path], root=tmp_path, hash_mode="sha256", previous=fake)
     assert again[0]["sha256"] == first[0]["sha256"]
+
+
+def test_read_mode_never_hashes_a_betas_file_whole(tmp_path, monkeypatch):
+    betas, design = tmp_path / "betas_session01.hdf5", tmp_path / "nsd_expdesign.mat"
+    betas.write_bytes(bytes(range(256)) * 1024)  # 256 KB: larger than the header read
+    design.write_bytes(b"design")
+    limits = []
+    real = manifest.sha256_file
+    monkeypatch.setattr(
+        manifest,
+        "sha256_file",
+        lambda p, **k: limits.append((p.name, k.get("limit"))) or real(p, **k),
+    )
+    rows = {r["path"]: r for r in manifest.describe_inputs([betas, design], root=tmp_path)}
+    assert ("betas_session01.hdf5", manifest.HEAD_BYTES) in limits
+    assert ("betas_session01.hdf5", None) not in limits
+    assert (
+        rows["betas_session01.hdf5"]["head_sha256"]
+        == hashlib.sha256(betas.read_bytes()[: manifest.HEAD_BYTES]).hexdigest()
+    )
+    assert "sha256" not in rows["betas_session01.hdf5"]
+    assert rows["nsd_expdesign.mat"]["sha256"] == hashlib.sha256(b"design").hexdigest()
+
+
+def test_read_mode_takes_the_extraction_digest_while_the_file_is_unchanged(tmp_path):
+    betas = tmp_path / "betas_session01.hdf5"
+    betas.write_bytes(b"x" * 100)
+    stat = betas.stat()
+    reads = {str(betas.resolve()): {"sha256": "c" * 64, "size": 100, "mtime_ns": stat.st_mtime_ns}}
+    row = manifest.describe_inputs([betas], root=tmp_path, reads=reads)[0]
+    assert row["read_sha256"] == "c" * 64 and "head_sha256" not in row
+    os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    row = manifest.describe_inputs([betas], root=tmp_path, reads=reads)[0]
+    assert "read_sha256" not in row and row["head_sha256"]
+
+
+def test_sha256_mode_reports_progress_up_to_the_total(tmp_path):
+    paths = [tmp_path / f"f{i}" for i in range(3)]
+    for i, path in enumerate(paths):
+        path.write_bytes(b"z" * (1000 * (i + 1)))
+    seen = []
+    manifest.describe_inputs(paths, root=tmp_path, hash_mode="sha256", on_progress=seen.append)
+    assert seen[-1] == {"hashed_bytes": 6000, "total_bytes": 6000, "n_files": 3}
+    assert [s["hashed_bytes"] for s in seen] == sorted(s["hashed_bytes"] for s in seen)
