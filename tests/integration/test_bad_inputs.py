@@ -199,7 +199,7 @@ MATRIX = {
     "chunk-index-damaged": (
         break_chunk_index(BETAS.format(2)),
         [],
-        "chunk index unreadable at voxel",
+        ("chunk of voxel (", ") unreadable"),
     ),
     "ncsnr-gzip-data-zeroed": (
         zero_block("subj01/betas/ncsnr.nii.gz", 0.5, 512),

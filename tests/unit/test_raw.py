@@ -1,3 +1,5 @@
+import hashlib
+
 import h5py
 import nibabel as nib
 import numpy as np
@@ -136,3 +138,51 @@ def test_per_voxel_chunks_never_written_read_as_the_fill_value(tmp_path, betas, 
         expected = f["betas"][:][:, mask]
     assert (expected == 0).any() and (expected != 0).any()
     np.testing.assert_array_equal(raw.read_voxels(path, raw.voxel_coordinates(mask)), expected)
+
+
+# --- reads of NSD's per-voxel chunks -----------------------------------------------------
+@pytest.fixture
+def voxel_chunked(tmp_path):
+    """A (trials, Z, Y, X) int16 file in NSD's per-voxel chunks, and its values."""
+    values = np.random.default_rng(3).integers(-3000, 3000, size=(9, 3, 4, 5), dtype=np.int16)
+    path = tmp_path / "betas_session01.hdf5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("betas", data=values, chunks=(9, 1, 1, 1))
+    return path, values
+
+
+def test_the_digest_covers_exactly_the_chunks_read(voxel_chunked):
+    path, values = voxel_chunked
+    coords = np.array([[0, 0, 1], [2, 3, 4]])
+    digest = hashlib.sha256()
+    raw.read_voxels(path, coords, digest=digest)
+    data, expected = path.read_bytes(), hashlib.sha256()
+    with h5py.File(path) as f:  # the chunks' bytes on disk, found independently
+        for i, j, k in coords.tolist():
+            info = f["betas"].id.get_chunk_info_by_coord((0, i, j, k))
+            expected.update(data[info.byte_offset : info.byte_offset + info.size])
+    assert digest.hexdigest() == expected.hexdigest()
+    other = hashlib.sha256()
+    raw.read_voxels(path, coords[::-1], digest=other)
+    assert other.hexdigest() != digest.hexdigest()  # what was read, in the order read
+
+
+def test_a_damaged_chunk_index_is_an_input_error_naming_the_file(voxel_chunked):
+    path, _ = voxel_chunked
+    data = bytearray(path.read_bytes())
+    nodes = [i for i in range(len(data) - 5) if data[i : i + 5] == b"TREE\x01"]
+    assert nodes
+    for start in nodes:
+        data[start : start + 4] = b"XXXX"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"chunk of voxel \(0, 0, 0\) unreadable") as err:
+        raw.read_voxels(path, np.array([[0, 0, 0]]))
+    assert err.value.path == str(path)
+
+
+def test_read_ahead_is_turned_off_for_hdf5s_descriptor(voxel_chunked, monkeypatch):
+    path, _ = voxel_chunked
+    advised = []
+    monkeypatch.setattr(raw.os, "posix_fadvise", lambda *args: advised.append(args))
+    raw.read_voxels(path, np.array([[0, 0, 0]]))
+    assert advised and advised[0][1:] == (0, 0, raw.os.POSIX_FADV_RANDOM)
