@@ -16,7 +16,7 @@ BS_BIN     = $(BS_VENV)/bin
 BS_STAMP   = $(BS_VENV)/.installed
 BS_REQS    = requirements/brainscore.txt requirements/brainscore-nodeps.txt
 
-.PHONY: install demo test test-fast bench lint format clean brainscore-env peer browser-deps
+.PHONY: install demo test test-fast bench lint format clean brainscore-env peer browser-deps wheel-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test: $(STAMP) $(BS_STAMP) browser-deps
 	$(BIN)/ruff check nsdval tests benchmarks
 	$(BIN)/python -m pytest -n $(JOBS)
 	$(MAKE) peer
+
+# build the wheel, install it in a fresh venv (no checkout) and run the demo suite there
+wheel-smoke: $(STAMP)
+	PYTHON=$(PYTHON) bash .ci/wheel_smoke.sh
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n $(JOBS)

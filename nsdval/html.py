@@ -32,7 +32,7 @@ from nbconvert import HTMLExporter
 from nbconvert.filters import strip_ansi
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-from nsdval import checks
+from nsdval import checks, resources
 from nsdval.errors import InputError
 from nsdval.layout import REGIONS
 
@@ -72,14 +72,14 @@ MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 
 def templates_dir() -> Path:
-    """Return the repository's ``templates/`` folder (Jinja files and the stylesheet).
+    """Return the shipped ``templates/`` folder (Jinja files and the stylesheet).
 
     Raises
     ------
     FileNotFoundError
         If the folder does not exist, naming the path looked for.
     """
-    path = Path(__file__).resolve().parent.parent / "templates"
+    path = resources.shipped("templates")
     if not path.is_dir():
         raise FileNotFoundError(f"nsdval templates folder not found: {path}")
     return path

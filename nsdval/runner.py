@@ -31,6 +31,7 @@ from nsdval import (
     incremental,
     kernel,
     manifest,
+    resources,
     verify,
     watched,
 )
@@ -58,7 +59,7 @@ COMPARE_PAGE = "compare.html"
 
 def default_notebooks_dir():
     """The template notebooks shipped beside the package."""
-    return Path(nsdval.__file__).resolve().parent.parent / "notebooks"
+    return resources.shipped("notebooks")
 
 
 @dataclass(frozen=True)
