@@ -43,8 +43,16 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from bench_regions import STORAGE, relayout
-from common import best_of, full_tree, header, parse_args, seed_bypass
+from common import (
+    STORAGE,
+    add_tree_options,
+    best_of,
+    full_tree,
+    header,
+    parse_args,
+    relayout,
+    seed_bypass,
+)
 
 from nsdval import extraction, raw
 from nsdval.expdesign import load_expdesign
@@ -295,15 +303,8 @@ def chunk_accounting(betas, sizes, every, pages, needed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=1, help="sessions of the full tree")
-    parser.add_argument("--tree", type=Path, default=None, help="existing full tree to reuse")
+    add_tree_options(parser)
     parser.add_argument("--repeats", type=int, default=1, help="best of this many warm runs")
-    parser.add_argument(
-        "--layout",
-        choices=list(STORAGE),
-        default="per-voxel",
-        help="storage of the session files (per-voxel chunks as NSD ships them, or rewritten)",
-    )
     args = parse_args(parser, {"sessions": 3})
     header("bench_cold_read: bytes and seconds of a cold four-region pass vs the seed's read")
     with full_tree(args.sessions, args.tree) as root:

@@ -17,45 +17,24 @@ storage first (same values), to show how the cost of a pass depends on the file 
 """
 
 import argparse
-from pathlib import Path
 
-import h5py
 import numpy as np
-from common import best_of, full_tree, header, parse_args, row, seed_bypass
+from common import (
+    add_tree_options,
+    best_of,
+    full_tree,
+    header,
+    parse_args,
+    relayout,
+    row,
+    seed_bypass,
+)
 
 from nsdval import extraction
 from nsdval.expdesign import load_expdesign
 from nsdval.layout import detect_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
-
-
-# how the session files are stored; NSD ships per-voxel chunks (what the full preset writes)
-STORAGE = {
-    "per-voxel": None,
-    "per-trial": lambda shape: {"chunks": (1, *shape[1:])},
-    "contiguous": lambda shape: {},
-}
-
-
-def relayout(root, layout):
-    """Rewrite the session files of ``root`` with ``layout``'s storage (same values).
-
-    A session is read whole (1 GB) and written to a new file that replaces the old one (or
-    the link to it, in a view of an existing tree).
-    """
-    if STORAGE[layout] is None:
-        return
-    for path in sorted((Path(root) / "subj01" / "betas").glob("betas_session*.hdf5")):
-        with h5py.File(path, "r") as f:
-            betas = f["betas"][:]
-        staged = path.with_name(path.name + ".relayout")
-        with h5py.File(staged, "w") as f:
-            f.create_dataset("betas", data=betas, **STORAGE[layout](betas.shape))
-        del betas
-        path.unlink()
-        staged.rename(path)
-        print(f"# rewrote {path.name} with {layout} storage", flush=True)
 
 
 def nsdval_times(root, repeats):
@@ -111,19 +90,12 @@ def report(times, seed, sessions):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=1, help="sessions of the full tree")
-    parser.add_argument("--tree", type=Path, default=None, help="existing full tree to reuse")
+    add_tree_options(parser)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many nsdval runs")
     parser.add_argument(
         "--seed-regions",
         default=",".join(REGIONS),
         help="regions to run the seed's loop for (each costs a full read of every session)",
-    )
-    parser.add_argument(
-        "--layout",
-        choices=list(STORAGE),
-        default="per-voxel",
-        help="storage of the session files (per-voxel chunks as NSD ships them, or rewritten)",
     )
     args = parse_args(parser, {"sessions": 4})
     header("bench_regions: four regions in one pass vs one region vs four seed passes")

@@ -195,3 +195,43 @@ def parse_args(parser, real):
         parser.set_defaults(**real)
         args = parser.parse_args()
     return args
+
+
+# how the session files are stored; NSD ships per-voxel chunks (what the full preset writes)
+STORAGE = {
+    "per-voxel": None,
+    "per-trial": lambda shape: {"chunks": (1, *shape[1:])},
+    "contiguous": lambda shape: {},
+}
+
+
+def relayout(root, layout):
+    """Rewrite the session files of ``root`` with ``layout``'s storage (same values).
+
+    A session is read whole (1 GB) and written to a new file that replaces the old one (or
+    the link to it, in a view of an existing tree).
+    """
+    if STORAGE[layout] is None:
+        return
+    for path in sorted((Path(root) / "subj01" / "betas").glob("betas_session*.hdf5")):
+        with h5py.File(path, "r") as f:
+            betas = f["betas"][:]
+        staged = path.with_name(path.name + ".relayout")
+        with h5py.File(staged, "w") as f:
+            f.create_dataset("betas", data=betas, **STORAGE[layout](betas.shape))
+        del betas
+        path.unlink()
+        staged.rename(path)
+        print(f"# rewrote {path.name} with {layout} storage", flush=True)
+
+
+def add_tree_options(parser):
+    """``--sessions``, ``--tree`` and ``--layout``: which full tree, in which storage."""
+    parser.add_argument("--sessions", type=int, default=1, help="sessions of the full tree")
+    parser.add_argument("--tree", type=Path, default=None, help="existing full tree to reuse")
+    parser.add_argument(
+        "--layout",
+        choices=list(STORAGE),
+        default="per-voxel",
+        help="storage of the session files (per-voxel chunks as NSD ships them, or rewritten)",
+    )
