@@ -54,9 +54,10 @@ from common import (
     seed_bypass,
 )
 
-from nsdval import extraction, raw
-from nsdval.expdesign import load_expdesign
-from nsdval.layout import detect_layout
+from nsdval.analysis import extraction
+from nsdval.data import raw
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.layout import detect_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
 SEED_REGION = "V4"

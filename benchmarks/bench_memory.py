@@ -1,7 +1,7 @@
 """Peak memory of a subject's extraction: nsdval's streaming pass vs the seed's session reads.
 
 Each measurement runs in a fresh Python process and reports its peak resident memory
-(``VmHWM``): ``nsdval.extraction.extract_subject`` for V1, V2, V4 and IT of a ``full``
+(``VmHWM``): ``nsdval.analysis.extraction.extract_subject`` for V1, V2, V4 and IT of a ``full``
 preset tree (subj01's real volume and region sizes, betas chunked per voxel) with 1, 2, ...
 sessions (for the most sessions also followed by the runner's cache write), and the seed
 notebook's loop (``betas[:]`` of a whole session as float32, then the mask) for V4. The
@@ -31,9 +31,9 @@ REGIONS = ("V1", "V2", "V4", "IT")
 
 def child(kind, root, fixed_root):
     """Run one measurement in this process; print a JSON line."""
-    from nsdval import cache, extraction
-    from nsdval.expdesign import load_expdesign
-    from nsdval.layout import detect_layout
+    from nsdval.analysis import cache, extraction
+    from nsdval.data.expdesign import load_expdesign
+    from nsdval.data.layout import detect_layout
 
     layout = detect_layout(root)
     design = load_expdesign(layout.expdesign())

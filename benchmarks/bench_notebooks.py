@@ -33,9 +33,11 @@ from pathlib import Path
 
 from common import header, parse_args, row
 
-from nsdval import cache, execution, kernel, runner, synth
+from nsdval import synth
+from nsdval.analysis import cache
 from nsdval.cli import parse_subjects
-from nsdval.layout import REGIONS, detect_layout
+from nsdval.data.layout import REGIONS, detect_layout
+from nsdval.run import execution, kernel, runner
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -1,7 +1,7 @@
 """Four regions of a subject in one pass vs one region, and vs four seed-style passes.
 
 On a ``full`` preset tree (one subject at subj01's real size, betas chunked per voxel as NSD
-ships them), times ``nsdval.extraction.extract_subject`` for V1, V2, V4 and IT together,
+ships them), times ``nsdval.analysis.extraction.extract_subject`` for V1, V2, V4 and IT together,
 ``extract_region`` for each region alone, and the seed notebook's section-2 loop (every
 session read whole with ``betas[:]``, masked and z-scored) once per region. The images are
 those shown three times within the subject's sessions. nsdval's session z-scores must equal
@@ -30,9 +30,9 @@ from common import (
     seed_bypass,
 )
 
-from nsdval import extraction
-from nsdval.expdesign import load_expdesign
-from nsdval.layout import detect_layout
+from nsdval.analysis import extraction
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.layout import detect_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
 

@@ -2,7 +2,7 @@
 
 The benchmark scores each subject with ``Ridge(alpha=1)`` on the same model features; the
 seed notebook adds ``RidgeCV(alphas=ALPHA_LIST)`` per subject. nsdval eigendecomposes the
-centred Gram matrix of the training features once (``nsdval.ridge.GramRidge``) and solves
+centred Gram matrix of the training features once (``nsdval.analysis.ridge.GramRidge``) and solves
 every subject and alpha from it. Synthetic features and voxels with the seed's V4 shapes:
 412 train and 103 test images, the 8 subjects' voxel counts after ``nc_testset > 30``
 (325, 311, 184, 140, 275, 163, 119, 143); the features have a low-rank signal that the voxels
@@ -19,7 +19,7 @@ import numpy as np
 from common import best_of, header, parse_args, row
 from sklearn.linear_model import Ridge, RidgeCV
 
-from nsdval import ridge
+from nsdval.analysis import ridge
 
 VOXELS = (325, 311, 184, 140, 275, 163, 119, 143)
 TOLERANCE = 1e-6

@@ -7,7 +7,7 @@ contiguous), then times per layout, on the same ROI and with the file in page ca
 - the seed's ``f["betas"][:]``, then ``/ 300`` and the mask (the baseline);
 - an h5py bounding-box hyperslab of the ROI, then the mask;
 - one ``read_direct_chunk`` per voxel (per-voxel chunks only);
-- ``nsdval.raw.read_psc`` (nsdval's chunk-aware reader).
+- ``nsdval.data.raw.read_psc`` (nsdval's chunk-aware reader).
 
 Every method must return the seed's values exactly. The ratios printed are seed / nsdval
 and nsdval / best other method (1.0 = as fast as the best).
@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 from common import best_of, header, parse_args, row
 
-from nsdval import raw
+from nsdval.data import raw
 
 SHAPE = (83, 104, 81)  # subj01, HDF5 order
 LAYOUTS = {

@@ -16,8 +16,8 @@ from functools import partial
 from pathlib import Path
 
 import nsdval
+from nsdval.data.layout import DEFAULT_VARIANT, REGIONS
 from nsdval.errors import NsdvalError, one_line
-from nsdval.layout import DEFAULT_VARIANT, REGIONS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -166,8 +166,8 @@ def _add_run_options(parser):
 
 
 def _add_read_options(parser):
-    from nsdval.manifest import DEFAULT_HASH, HASH_MODES
-    from nsdval.watched import DEFAULT_TIMEOUT
+    from nsdval.data.watched import DEFAULT_TIMEOUT
+    from nsdval.release.manifest import DEFAULT_HASH, HASH_MODES
 
     parser.add_argument(
         "--hash",
@@ -284,7 +284,7 @@ def _add_release_commands(sub):
 
 
 def _add_archive_command(sub):
-    from nsdval.manifest import HASH_MODES
+    from nsdval.release.manifest import HASH_MODES
 
     archive = sub.add_parser("archive", help="pack a finished run into a release archive")
     archive.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="output folder of a run")
@@ -374,7 +374,7 @@ def _summarise(results, out):
 
 def cmd_run(args):
     """``nsdval run``."""
-    from nsdval import executors, runner
+    from nsdval.run import executors, runner
 
     executors.check_choice(args.executor, args.scheduler)
     if args.executor == "dask":
@@ -414,7 +414,7 @@ def _hash_progress(args):
 
 
 def _progress_printer(args):
-    from nsdval.progress import ProgressPrinter
+    from nsdval.run.progress import ProgressPrinter
 
     return None if args.quiet else ProgressPrinter()
 
@@ -427,7 +427,8 @@ def default_demo_data(preset):
 
 def cmd_demo(args):
     """``nsdval demo``: synthesize (cached) and run every report."""
-    from nsdval import runner, synth
+    from nsdval import synth
+    from nsdval.run import runner
 
     data = args.data or default_demo_data(args.preset)
     if not (data / "synth.json").is_file():
@@ -446,7 +447,7 @@ def cmd_demo(args):
 
 def cmd_rerun(args):
     """``nsdval rerun``."""
-    from nsdval import runner
+    from nsdval.run import runner
 
     record = runner.rerun_report(args.path, dict(args.parameters), timeout=args.timeout)
     print(f"{record['status']:<5} {record['id']} {record['seconds']:.1f} s")
@@ -475,7 +476,7 @@ def cmd_synth(args, parser):
 
 def cmd_index(args):
     """``nsdval index``: rebuild the index page from results.json and manifest.json."""
-    from nsdval import runner
+    from nsdval.run import runner
 
     out = Path(args.out)
     results = json.loads((out / "results.json").read_text())
@@ -488,7 +489,7 @@ def cmd_index(args):
 
 def cmd_archive(args):
     """``nsdval archive``: write ``nsdval-TAG.tar.gz`` of a finished run."""
-    from nsdval import archive
+    from nsdval.release import archive
 
     path = archive.create_archive(
         args.run_dir,
@@ -506,7 +507,7 @@ def cmd_archive(args):
 
 def cmd_verify(args):
     """``nsdval verify``: recompute every checksum; exit 1 naming each mismatch."""
-    from nsdval import verify
+    from nsdval.release import verify
 
     report = verify.verify(args.path, nsd_root=args.nsd_root, workers=args.jobs)
     for problem in report["problems"]:
@@ -524,8 +525,9 @@ def cmd_verify(args):
 
 def cmd_compare(args):
     """``nsdval compare``: print the differences, write the page; exit 1 on a regression."""
-    from nsdval import compare, html, verify
     from nsdval.atomic import write_text
+    from nsdval.pages import html
+    from nsdval.release import compare, verify
 
     comparison = compare.compare_runs(
         verify.load_run(args.a), verify.load_run(args.b), atol=args.atol, rtol=args.rtol
@@ -540,7 +542,7 @@ def cmd_compare(args):
 
 def cmd_export_benchmark(args):
     """``nsdval export-benchmark``: write a Brain-Score run's activations and score."""
-    from nsdval import export
+    from nsdval.analysis import export
 
     result = export.export_benchmark(
         benchmark=args.benchmark, model=args.model, out_dir=args.out, overwrite=args.overwrite

@@ -1,4 +1,4 @@
-"""The generator's own preprocessing chain, written apart from ``nsdval.chain``.
+"""The generator's own preprocessing chain, written apart from ``nsdval.analysis.chain``.
 
 A bug shared by the generator and the validator would go unseen, so this module repeats the
 NSD_FORMATS recipe from scratch: int16 / 300, within-session z-score (population std, std 0

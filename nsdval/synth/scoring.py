@@ -1,7 +1,7 @@
 """The generator's own copy of the ``Allen2022_fmri.REGION-ridge`` benchmark.
 
-Written apart from ``nsdval.ridge`` so that the scores in ``score.json`` are an independent
-reference. It reads the Brain-Score assemblies and the activations as packaged (faults
+Written apart from ``nsdval.analysis.ridge`` so that the scores in ``score.json`` are an
+independent reference. It reads the Brain-Score assemblies and the activations as packaged (faults
 included) and follows NSD_FORMATS: neuroids of the region with ``nc_testset > 30``; per
 subject a ridge (alpha 1, intercept) from features to train responses, Pearson r per voxel
 against the test averages, median over voxels; a split-half ceiling over the repetitions.

@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from playwright.sync_api import expect
 
-from nsdval import html
+from nsdval.pages import html
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

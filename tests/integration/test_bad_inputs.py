@@ -387,7 +387,7 @@ def test_each_bad_input_stops_the_run_before_out_is_touched(row, tree, tmp_path,
 
 def test_the_clean_copy_passes_the_preflight(tree, tmp_path, monkeypatch):
     """Control for the matrix: the unbroken copy gets past every check to create OUT."""
-    from nsdval import runner
+    from nsdval.run import runner
 
     class ReachedOut(Exception):
         pass

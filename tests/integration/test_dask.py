@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nsdval.cli import main
-from nsdval.executors import DaskExecutor, Outcome
+from nsdval.run.executors import DaskExecutor, Outcome
 
 distributed = pytest.importorskip("distributed")
 

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from nsdval import runner
 from nsdval.cli import main
+from nsdval.run import runner
 from nsdval.synth import FAULTS, synthesize
 
 pytestmark = pytest.mark.slow

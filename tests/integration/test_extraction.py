@@ -6,9 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from nsdval import assemblies, cache, extraction
-from nsdval.expdesign import load_expdesign
-from nsdval.layout import REGIONS, detect_layout
+from nsdval.analysis import cache, extraction
+from nsdval.data import assemblies
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.layout import REGIONS, detect_layout
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 import scipy.io
 import xarray as xr
 
-from nsdval import validation
+from nsdval.analysis import validation
 
 pytestmark = pytest.mark.slow
 

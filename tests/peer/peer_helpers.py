@@ -5,8 +5,9 @@ from unittest import mock
 import numpy as np
 import xarray as xr
 
-from nsdval import assemblies, peer
-from nsdval.layout import detect_layout
+from nsdval.analysis import peer
+from nsdval.data import assemblies
+from nsdval.data.layout import detect_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
 TOLERANCE = 1e-5
@@ -77,7 +78,7 @@ def max_difference(a, b):
 
 def replica_record(root, region, **folders):
     """nsdval's replica of the region, in score.json's shape."""
-    from nsdval import benchmark
+    from nsdval.analysis import benchmark
 
     layout = detect_layout(root, **folders)
     train = assemblies.load_brainscore_assembly(layout, "train")

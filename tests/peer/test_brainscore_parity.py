@@ -16,8 +16,9 @@ from peer_helpers import (
     tree_activations,
 )
 
-from nsdval import assemblies, benchmark, peer
-from nsdval.layout import detect_layout
+from nsdval.analysis import benchmark, peer
+from nsdval.data import assemblies
+from nsdval.data.layout import detect_layout
 from nsdval.synth import scoring
 
 

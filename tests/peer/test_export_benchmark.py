@@ -13,9 +13,11 @@ from peer_helpers import (
     tree_activations,
 )
 
-from nsdval import assemblies, cli, export, peer
+from nsdval import cli
+from nsdval.analysis import export, peer
+from nsdval.data import assemblies
+from nsdval.data.layout import detect_layout
 from nsdval.errors import OutputError
-from nsdval.layout import detect_layout
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from nsdval import archive, manifest
 from nsdval.cli import main
 from nsdval.errors import InputError, MissingInputError, OutputError, ParameterError
+from nsdval.release import archive, manifest
 
 
 def members(path):

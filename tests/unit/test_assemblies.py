@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nsdval import assemblies
+from nsdval.data import assemblies
 from nsdval.errors import InputError, MissingInputError
 
 

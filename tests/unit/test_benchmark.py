@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nsdval import benchmark
-from nsdval.ridge import SubjectBenchmark
+from nsdval.analysis import benchmark
+from nsdval.analysis.ridge import SubjectBenchmark
 
 REPORTED = {
     "score": 0.3,

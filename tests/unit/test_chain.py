@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nsdval import chain
+from nsdval.analysis import chain
 
 
 def test_session_zscore_uses_population_std_and_maps_constant_voxels_to_zero(rng):

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from nsdval import checks
+from nsdval.analysis import checks
 
 
 def test_difference_check_passes_within_and_fails_beyond_tolerance():

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from nsdval import cli, runner
+from nsdval import cli
+from nsdval.run import runner
 
 FAKE_RESULTS = {
     "status": "pass",

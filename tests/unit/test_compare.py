@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from nsdval import compare, html
 from nsdval.cli import main
+from nsdval.pages import html
+from nsdval.release import compare
 
 XSS = "<script>alert(1)</script>"
 EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)

@@ -4,8 +4,8 @@ import nbformat
 import papermill
 import pytest
 
-from nsdval import execution
-from nsdval.runner import Job
+from nsdval.run import execution
+from nsdval.run.runner import Job
 
 
 def make_notebook(path, sources):

@@ -1,6 +1,6 @@
 """LocalExecutor: in-process and pooled runs, killed workers, Ctrl-C; the runner's error records.
 
-The spawned workers import this module: nsdval.runner is imported inside the tests that
+The spawned workers import this module: nsdval.run.runner is imported inside the tests that
 use it, so each worker starts fast.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from nsdval import executors
 from nsdval.errors import ParameterError
-from nsdval.executors import LocalExecutor, Outcome, WorkerLostError
+from nsdval.run import executors
+from nsdval.run.executors import LocalExecutor, Outcome, WorkerLostError
 
 
 # --- functions run in the workers (module level: the spawned workers import them) --------
@@ -117,7 +117,7 @@ INTERRUPTED_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_executors import record_pid_and_sleep
-from nsdval.executors import LocalExecutor
+from nsdval.run.executors import LocalExecutor
 
 if __name__ == "__main__":
     with LocalExecutor(2) as executor:
@@ -186,7 +186,7 @@ def test_check_choice_refuses_mismatched_options(executor, scheduler, message):
 
 
 def test_for_config_picks_the_executor(tmp_path):
-    from nsdval import runner
+    from nsdval.run import runner
 
     config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
     local = executors.for_config(config)
@@ -230,7 +230,7 @@ if kill:
 
 @pytest.mark.slow
 def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
-    from nsdval import runner
+    from nsdval.run import runner
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -266,7 +266,7 @@ print(os.getppid(), os.environ["JPY_PARENT_PID"], file=open("parents.txt", "w"))
 
 @pytest.mark.slow
 def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypatch):
-    from nsdval import kernel, runner
+    from nsdval.run import kernel, runner
 
     monkeypatch.setenv(kernel.WARM_ENV, "1")
     notebooks = tmp_path / "notebooks"
@@ -288,7 +288,7 @@ UNGUARDED_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_executors import double
-from nsdval.executors import LocalExecutor
+from nsdval.run.executors import LocalExecutor
 
 # no `if __name__ == "__main__":` guard: each worker imports this module and starts a pool
 print(sorted({{str(o.error) for o in LocalExecutor(2).map_as_completed(double, range(2))}}))

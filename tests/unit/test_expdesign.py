@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import scipy.io
 
-from nsdval.errors import InputError, MissingInputError
-from nsdval.expdesign import (
+from nsdval.data.expdesign import (
     ExpDesign,
     load_expdesign,
     repetition_trials,
     shared_repeated_images,
     trial_table,
 )
+from nsdval.errors import InputError, MissingInputError
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nsdval import cli, export
+from nsdval import cli
+from nsdval.analysis import export
 from nsdval.errors import DependencyError, InputError, OutputError
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from nsdval import figures
+from nsdval.analysis import figures
 
 
 def test_figures_are_standalone_and_capped_in_resolution(rng):

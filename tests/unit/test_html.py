@@ -10,8 +10,8 @@ import jinja2
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nsdval import html
 from nsdval.errors import InputError
+from nsdval.pages import html
 
 XSS = "<script>alert(1)</script>"
 PNG = (
@@ -703,7 +703,7 @@ def test_markdown_text_escapes_html_and_markdown():
 def test_summary_cell_escapes_data():
     from nbformat.v4 import new_notebook as nb_new
 
-    from nsdval import execution
+    from nsdval.run import execution
 
     nb = nb_new()
     nb.cells = [new_markdown_cell("# T"), new_code_cell("x = 1")]

@@ -17,8 +17,8 @@ import pytest
 from jupyter_client.provisioning import LocalProvisioner
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from nsdval import kernel, zygote
-from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager, ZygoteProvisioner
+from nsdval.run import kernel, zygote
+from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager, ZygoteProvisioner
 
 
 def make_notebook(path, *sources):
@@ -162,7 +162,7 @@ def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, monkeypatch, iso
         import numpy as np
         import matplotlib
         import matplotlib.pyplot as plt
-        from nsdval import checks
+        from nsdval.analysis import checks
         print(label, np.arange(4).sum(), matplotlib.get_backend(), "" in sys.path)
         print(np.random.default_rng(0).integers(100, size=3), os.path.exists("out.ipynb"))
         print(sys.path, sorted(os.environ), sys.argv[1:2])
@@ -240,7 +240,7 @@ def test_the_plain_launch_is_the_fallback(tmp_path, monkeypatch, warm, isolated_
 
     monkeypatch.setattr(kernel.ZygoteClient, "spawn", refuse)
     source = make_notebook(tmp_path / "nb.ipynb", PROBE)
-    with caplog.at_level(logging.WARNING, logger="nsdval.kernel"):
+    with caplog.at_level(logging.WARNING, logger="nsdval.run.kernel"):
         first = execute(source, tmp_path / "1.ipynb")
         second = execute(source, tmp_path / "2.ipynb")
     assert kernel_pids(first)[1] == kernel_pids(second)[1] == os.getpid()  # Popen children
@@ -272,7 +272,7 @@ def children_of(parent):
 
 OWNER = """
 import asyncio, os, sys
-from nsdval import kernel
+from nsdval.run import kernel
 
 async def main():
     manager = kernel.ThisPythonKernelManager()
@@ -369,7 +369,7 @@ def test_a_prestarted_zygote_is_the_one_used(tmp_path, warm, isolated_zygote):
 
 ATTACHED = """
 import asyncio, os, sys
-from nsdval import kernel
+from nsdval.run import kernel
 
 async def main():
     kernel.use_zygote(kernel.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from nsdval.data.layout import NsdLayout, detect_layout, subject_label
 from nsdval.errors import LayoutError, MissingInputError, ParameterError
-from nsdval.layout import NsdLayout, detect_layout, subject_label
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from nsdval import manifest
 from nsdval.errors import ParameterError
+from nsdval.release import manifest
 
 
 def test_sha256_streams_in_chunks(tmp_path):
@@ -124,11 +124,11 @@ def test_read_mode_never_hashes_a_betas_file_whole(tmp_path, monkeypatch):
         lambda p, **k: limits.append((p.name, k.get("limit"))) or real(p, **k),
     )
     rows = {r["path"]: r for r in manifest.describe_inputs([betas, design], root=tmp_path)}
-    assert ("betas_session01.hdf5", manifest.HEAD_BYTES) in limits
+    assert ("betas_session01.hdf5", manifest.HEADER_BYTES) in limits
     assert ("betas_session01.hdf5", None) not in limits
     assert (
         rows["betas_session01.hdf5"]["head_sha256"]
-        == hashlib.sha256(betas.read_bytes()[: manifest.HEAD_BYTES]).hexdigest()
+        == hashlib.sha256(betas.read_bytes()[: manifest.HEADER_BYTES]).hexdigest()
     )
     assert "sha256" not in rows["betas_session01.hdf5"]
     assert rows["nsd_expdesign.mat"]["sha256"] == hashlib.sha256(b"design").hexdigest()

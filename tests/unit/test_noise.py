@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from nsdval import chain, expdesign, noise
+from nsdval.analysis import chain, noise
+from nsdval.data import expdesign
 
 
 @pytest.fixture

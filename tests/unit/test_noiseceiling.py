@@ -2,7 +2,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from nsdval import chain, noiseceiling
+from nsdval.analysis import chain, noiseceiling
 from nsdval.errors import InputError
 
 

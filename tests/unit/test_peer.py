@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from nsdval import benchmark, peer
+from nsdval.analysis import benchmark, peer
+from nsdval.analysis.ridge import SubjectBenchmark
 from nsdval.errors import DependencyError
-from nsdval.ridge import SubjectBenchmark
 
 
 @pytest.fixture

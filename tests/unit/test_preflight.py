@@ -1,4 +1,4 @@
-"""nsdval.preflight: each check passes on the clean tiny tree and names the file and fault
+"""nsdval.data.preflight: each check passes on the clean tiny tree and names the file and fault
 of a broken copy."""
 
 import shutil
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nsdval import preflight
+from nsdval.data import preflight
+from nsdval.data.expdesign import ExpDesign
+from nsdval.data.layout import REGIONS, detect_layout
 from nsdval.errors import InputError, MissingInputError
-from nsdval.expdesign import ExpDesign
-from nsdval.layout import REGIONS, detect_layout
 
 PRF = "subj01/rois/prf-visualrois.nii.gz"
 

@@ -1,6 +1,6 @@
 import io
 
-from nsdval.progress import ProgressPrinter
+from nsdval.run.progress import ProgressPrinter
 
 
 class Terminal(io.StringIO):

@@ -5,9 +5,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from nsdval import raw
+from nsdval.data import raw
+from nsdval.data.layout import NsdLayout
 from nsdval.errors import InputError, MissingInputError
-from nsdval.layout import NsdLayout
 
 SHAPE = (40, 6, 7, 5)  # trials, Z, Y, X
 

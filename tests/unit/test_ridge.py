@@ -4,8 +4,7 @@ from scipy.stats import pearsonr
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import ShuffleSplit
 
-from nsdval.errors import ParameterError
-from nsdval.ridge import (
+from nsdval.analysis.ridge import (
     ALPHA_LIST,
     GramRidge,
     SubjectBenchmark,
@@ -21,6 +20,7 @@ from nsdval.ridge import (
     split_half_consistency,
     subject_score,
 )
+from nsdval.errors import ParameterError
 
 
 def make_regression(seed, n_train, n_features, n_targets, noise, *, signal=1.0, n_test=20):

@@ -4,8 +4,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nsdval import execution, runner
 from nsdval.errors import OutputError, ParameterError
+from nsdval.run import execution, runner
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "notebooks"
 TEMPLATES = runner.default_notebooks_dir()

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nsdval import structure
+from nsdval.analysis import structure
 
 
 def assembly(subjects, regions, n_images=4):

@@ -9,9 +9,9 @@ import tarfile
 
 import pytest
 
-from nsdval import archive, verify
 from nsdval.cli import main
 from nsdval.errors import InputError, MissingInputError
+from nsdval.release import archive, verify
 
 KINDS = [
     "SHA256SUMS",

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from nsdval import watched
+from nsdval.data import watched
 from nsdval.errors import InputError
 
 

@@ -15,6 +15,7 @@ Outside a watched child (a notebook, a test calling the readers directly),
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import warnings
@@ -35,6 +36,12 @@ def heartbeat(path, **info):
     """
     if _connection is not None:
         _connection.send(("beat", None if path is None else str(path), info))
+
+
+def default_context():
+    """Children forked from a fork server (none of the caller's threads), else spawned."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _child_main(connection, fn, kwargs):
@@ -87,8 +94,8 @@ def run_watched(calls, *, timeout=DEFAULT_TIMEOUT, jobs=1, on_beat=None, context
     on_beat : callable or None
         ``on_beat(index, path, info)`` for every heartbeat of call ``index``.
     context : multiprocessing context or None
-        How children start (default: the process pool's, see
-        :func:`nsdval.executors.pool_context`).
+        How children start (default: :func:`default_context`; a run passes its process
+        pool's, whose fork server has nsdval imported).
 
     Yields
     ------
@@ -103,10 +110,7 @@ def run_watched(calls, *, timeout=DEFAULT_TIMEOUT, jobs=1, on_beat=None, context
     Exception
         The first exception a call raised, after every other child is killed.
     """
-    if context is None:
-        from nsdval.executors import pool_context
-
-        context = pool_context()
+    context = context or default_context()
     waiting = list(enumerate(calls))
     running = {}
     try:

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nsdval import assemblies, expdesign, raw, watched
+from nsdval.data import assemblies, expdesign, raw, watched
+from nsdval.data.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
 from nsdval.errors import InputError, MissingInputError
-from nsdval.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
 
 FOLDER_PARAMETERS = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
 NSD_SESSIONS = (40, 40, 32, 30, 40, 32, 40, 30)
@@ -80,13 +80,17 @@ def check_inputs(layout, subjects, regions):
         check_ncsnr(layout, subject, shape[1:])
 
 
-def check_inputs_watched(layout, subjects, regions, *, timeout=watched.DEFAULT_TIMEOUT):
-    """:func:`check_inputs` in a watched child process (see :mod:`nsdval.watched`).
+def check_inputs_watched(
+    layout, subjects, regions, *, timeout=watched.DEFAULT_TIMEOUT, context=None
+):
+    """:func:`check_inputs` in a watched child process (see :mod:`nsdval.data.watched`).
 
     A file that makes a reader spin or crash is an :class:`InputError` naming it.
+    ``context`` starts the child (see :func:`~nsdval.data.watched.run_watched`).
     """
     kwargs = {"layout": layout, "subjects": tuple(subjects), "regions": tuple(regions)}
-    for _ in watched.run_watched([(check_inputs, kwargs, layout.root)], timeout=timeout):
+    calls = [(check_inputs, kwargs, layout.root)]
+    for _ in watched.run_watched(calls, timeout=timeout, context=context):
         pass
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 import nsdval
-from nsdval import atomic, extraction, preflight, watched
-from nsdval.expdesign import load_expdesign
-from nsdval.incremental import file_fingerprint
-from nsdval.layout import subject_label
+from nsdval import atomic
+from nsdval.analysis import extraction
+from nsdval.data import preflight, watched
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.fingerprint import file_fingerprint
+from nsdval.data.layout import subject_label
 
 FORMAT = 2
 FIELDS = ("coords", "trials", "betas", "session_z", "ncsnr")
@@ -56,7 +58,7 @@ def save(path, extractions, reads=None):
     """Write a dict of region -> RegionExtraction to ``path`` atomically.
 
     ``reads`` (file -> SHA-256 of the bytes the extraction read from it, see
-    :class:`~nsdval.extraction.ReadLog`) is kept beside the arrays for the run manifest.
+    :class:`~nsdval.analysis.extraction.ReadLog`) is kept beside the arrays for the run manifest.
     """
     arrays = {}
     for region, ext in extractions.items():

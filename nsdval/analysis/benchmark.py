@@ -2,7 +2,7 @@
 
 Loads what the benchmark scored (Brain-Score train/test assemblies, filtered to the
 region's reliable neuroids, and the model activations aligned to them), scores it with
-the numpy replica in :mod:`nsdval.ridge`, and compares with the reported score.
+the numpy replica in :mod:`nsdval.analysis.ridge`, and compares with the reported score.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from nsdval import assemblies, checks, peer, ridge
+from nsdval.analysis import checks, peer, ridge
+from nsdval.data import assemblies
 from nsdval.errors import InputError
 
 NC_THRESHOLD = 30.0
@@ -150,7 +151,7 @@ def score_with_brainscore(layout, region, *, train, test, enabled=True):
     Returns
     -------
     record : dict or None
-        ``score.json``-shaped numbers from :func:`nsdval.peer.score_region`; None when
+        ``score.json``-shaped numbers from :func:`nsdval.analysis.peer.score_region`; None when
         Brain-Score is not used. When Brain-Score fails on these files, ``subjects`` is
         empty and ``error`` says why.
     note : str
@@ -277,7 +278,7 @@ def region_summary(layout, region, *, train, test):
     replica : dict
         ``score``, ``raw`` and ``ceiling`` recomputed over all subjects.
     subjects : dict
-        Subject label -> :class:`~nsdval.ridge.SubjectBenchmark`.
+        Subject label -> :class:`~nsdval.analysis.ridge.SubjectBenchmark`.
     """
     data = load_benchmark_data(layout, region, train=train, test=test)
     subjects = score_replica(data)

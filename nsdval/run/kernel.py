@@ -6,7 +6,7 @@ This manager ignores the kernelspec registry and starts ``ipykernel`` with
 ``sys.executable``.
 
 Warm kernels: unless ``NSDVAL_WARM_KERNELS=0``, each kernel is forked from a zygote
-process (:mod:`nsdval.zygote`) that has already imported the templates' modules, instead
+process (:mod:`nsdval.run.zygote`) that has already imported the templates' modules, instead
 of being started as ``python -m ipykernel_launcher``. Each notebook still gets a fresh
 kernel process of its own. A process starts its zygote on first use, or early with
 :func:`prestart_zygote`; a run's worker processes attach to the zygote of the run's main
@@ -145,7 +145,7 @@ class ZygoteAddress(NamedTuple):
 class ZygoteClient:
     """Asks a zygote for kernels: one this process starts, or one it attaches to.
 
-    An own zygote (``python -m nsdval.zygote SOCKET``) is a child of this process and exits
+    An own zygote (``python -m nsdval.run.zygote SOCKET``) is a child of this process and exits
     when this process exits. With ``address``, the client uses a zygote that another
     process (the run's main process) started and stops: the worker processes of a run share
     one zygote, so its imports are paid once.
@@ -194,7 +194,7 @@ class ZygoteClient:
         """Start the zygote process; it imports the modules while this process goes on."""
         with self.log_path.open("ab") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "nsdval.zygote", self.path, self.dir],
+                [sys.executable, "-m", "nsdval.run.zygote", self.path, self.dir],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=errors,

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nsdval import atomic, peer
+from nsdval import atomic
+from nsdval.analysis import peer
 from nsdval.errors import InputError, OutputError, ParameterError
 
 FILES = ("activations_train.nc", "activations_test.nc", "score.json")

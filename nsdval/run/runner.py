@@ -2,7 +2,7 @@
 
 A run expands into jobs (``assembly_layout`` once, ``assembly_validation`` per subject and
 region), skips those an earlier run into the same folder left current, fills the extraction
-cache, executes the rest on an executor (:mod:`nsdval.execution` runs each one), and writes
+cache, executes the rest on an executor (:mod:`nsdval.run.execution` runs each one), and writes
 ``results.json``, ``manifest.json`` and ``index.html``. A job that fails never stops the
 batch: its record says ``error`` and names the failing cell.
 """
@@ -21,24 +21,16 @@ from pathlib import Path
 import papermill
 
 import nsdval
-from nsdval import (
-    atomic,
-    cache,
-    checks,
-    compare,
-    executors,
-    html,
-    incremental,
-    kernel,
-    manifest,
-    resources,
-    verify,
-    watched,
-)
+from nsdval import atomic, resources
+from nsdval.analysis import cache, checks
+from nsdval.data import watched
+from nsdval.data.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
+from nsdval.data.preflight import check_inputs_watched, check_report_inputs
 from nsdval.errors import MissingInputError, NsdvalError, OutputError, ParameterError
-from nsdval.execution import execute_job, failed_job, template_path
-from nsdval.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
-from nsdval.preflight import check_inputs_watched, check_report_inputs
+from nsdval.pages import html
+from nsdval.release import compare, manifest, verify
+from nsdval.run import executors, incremental, kernel
+from nsdval.run.execution import execute_job, failed_job, template_path
 
 VALIDATION = "assembly_validation"
 LAYOUT = "assembly_layout"
@@ -104,9 +96,9 @@ class RunConfig:
         The command line, for the manifest.
     read_timeout : float
         Seconds an input file may take to open, or a session to read, before it counts as
-        unreadable (see :mod:`nsdval.watched`).
+        unreadable (see :mod:`nsdval.data.watched`).
     hash_mode : {'read', 'sha256', 'size-mtime'}
-        How the manifest describes the inputs (see :mod:`nsdval.manifest`).
+        How the manifest describes the inputs (see :mod:`nsdval.release.manifest`).
     """
 
     nsd_root: Path
@@ -133,7 +125,7 @@ class RunConfig:
 class Job:
     """One notebook execution.
 
-    ``fingerprint`` (see :mod:`nsdval.incremental`) goes into the report's record and
+    ``fingerprint`` (see :mod:`nsdval.run.incremental`) goes into the report's record and
     sidecar, so the reports an interrupted run finished count as current in the next run.
     """
 
@@ -237,7 +229,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     on_progress : callable or None
         Called as ``on_progress(subject_label, info)`` while the extraction pass reads,
         and as ``on_progress(None, info)`` while whole input files are hashed (see
-        :mod:`nsdval.progress`).
+        :mod:`nsdval.run.progress`).
 
     Returns
     -------
@@ -257,7 +249,13 @@ def run_reports(config, *, on_report=None, on_progress=None):
     if config.executor == "local":
         kernel.prestart_zygote()  # it imports while the inputs are checked and extracted
     # unreadable input: exit 2, OUT untouched
-    check_inputs_watched(layout, subjects, config.regions, timeout=config.read_timeout)
+    check_inputs_watched(
+        layout,
+        subjects,
+        config.regions,
+        timeout=config.read_timeout,
+        context=executors.pool_context(),
+    )
     previous = {} if config.force else incremental.previous_records(out)
     regions = incremental.layout_regions(config.regions, previous)
     jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
@@ -318,7 +316,7 @@ def extract_subjects(layout, subjects, *, config, cache_dir, executor=None, on_p
     ``cache_dir`` only when every subject could be read, so an unreadable input leaves OUT
     as it was. With ``config.cache`` off the pass still runs (no report may run on data
     that could not be read) and its result is dropped. On this machine each subject is
-    read in a watched child process (:mod:`nsdval.watched`); on a dask cluster, by the
+    read in a watched child process (:mod:`nsdval.data.watched`); on a dask cluster, by the
     workers. ``executor`` defaults to the one ``config`` asks for.
 
     Raises
@@ -364,7 +362,11 @@ def _extract_watched(subjects, kwargs, *, config, on_progress):
             on_progress(info["subject"], info)
 
     finished = watched.run_watched(
-        calls, timeout=config.read_timeout, jobs=config.jobs, on_beat=beat
+        calls,
+        timeout=config.read_timeout,
+        jobs=config.jobs,
+        on_beat=beat,
+        context=executors.pool_context(),
     )
     for index, _ in finished:
         if on_progress is not None:
@@ -395,7 +397,7 @@ def existing_folder(path):
 
 
 def fingerprints(jobs, layout, *, config, subjects, regions):
-    """Fingerprint of every planned job (see :mod:`nsdval.incremental`)."""
+    """Fingerprint of every planned job (see :mod:`nsdval.run.incremental`)."""
     sessions = {s: layout.sessions(s) for s in layout.subjects()}
     return {
         job.id: incremental.job_fingerprint(

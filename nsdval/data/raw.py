@@ -20,10 +20,24 @@ import h5py
 import nibabel as nib
 import numpy as np
 
-from nsdval import watched
-from nsdval.chain import psc_from_int16
+from nsdval.data import watched
+from nsdval.data.layout import check_region, subject_label
 from nsdval.errors import InputError, MissingInputError
-from nsdval.layout import check_region, subject_label
+
+PSC_SCALE = 300.0
+"""Stored betas are percent signal change x 300 (int16)."""
+
+
+def psc_from_int16(values):
+    """Convert stored int16 betas to percent signal change (float32).
+
+    Examples
+    --------
+    >>> psc_from_int16(np.array([300, -150], dtype=np.int16)).tolist()
+    [1.0, -0.5]
+    """
+    return np.asarray(values).astype(np.float32) / np.float32(PSC_SCALE)
+
 
 PRF_LABELS = {"V1": (1, 2), "V2": (3, 4), "V4": (7,)}
 STREAMS_LABELS = {"IT": (5,)}

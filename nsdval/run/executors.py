@@ -34,7 +34,7 @@ EXECUTORS = ("local", "dask")
 RETRIES = 2
 CONNECT_TIMEOUT = 5.0
 LOCAL_SCHEDULER = "local"
-PRELOAD = ("nsdval.runner",)  # what the pool's workers run, imported once by the fork server
+PRELOAD = ("nsdval.run.runner",)  # what the pool's workers run, imported once by the fork server
 
 
 class Outcome(NamedTuple):
@@ -118,7 +118,7 @@ def check_choice(executor, scheduler):
 
 
 def for_config(config):
-    """The executor a :class:`~nsdval.runner.RunConfig` asks for (use it as a context)."""
+    """The executor a :class:`~nsdval.run.runner.RunConfig` asks for (use it as a context)."""
     check_choice(config.executor, config.scheduler)
     if config.executor == "dask":
         return DaskExecutor(config.scheduler, local_workers=config.jobs)

@@ -1,7 +1,7 @@
 """Executing one report: its template notebook in a fresh kernel, then its files.
 
 A job's notebook runs with papermill in a kernel pinned to this Python (forked warm from a
-zygote, see :mod:`nsdval.kernel`); the executed notebook, its HTML page and its
+zygote, see :mod:`nsdval.run.kernel`); the executed notebook, its HTML page and its
 ``results.json`` sidecar are written atomically, and a report record is returned. A
 notebook that fails never raises: its record says ``error`` and names the failing cell.
 """
@@ -15,10 +15,13 @@ import nbformat
 import papermill
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
-from nsdval import atomic, checks, html, kernel
+from nsdval import atomic
+from nsdval.analysis import checks
+from nsdval.data.layout import subject_label
 from nsdval.errors import MissingInputError
-from nsdval.kernel import KERNEL_NAME, ThisPythonKernelManager
-from nsdval.layout import subject_label
+from nsdval.pages import html
+from nsdval.run import kernel
+from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager
 
 SIDECAR = "results.json"
 # papermill marks the failing cell with banner cells carrying this tag; cell indexes skip them
@@ -103,7 +106,7 @@ def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=Non
 
     Never raises for a notebook that fails: the record's status is ``error`` and its
     ``error`` entry names the exception and the failing cell. ``zygote`` (a
-    :class:`nsdval.kernel.ZygoteAddress`) is the run's shared zygote to fork the kernel
+    :class:`nsdval.run.kernel.ZygoteAddress`) is the run's shared zygote to fork the kernel
     from; without it, the process starts a zygote of its own.
     """
     kernel.use_zygote(zygote)

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import nsdval
+from nsdval.data.fingerprint import HEADER_BYTES
 from nsdval.errors import ParameterError
 
 PACKAGES = (
@@ -32,7 +33,6 @@ PACKAGES = (
     "ipykernel",
 )
 CHUNK = 8 * 1024 * 1024
-HEAD_BYTES = 64 * 1024
 HASH_MODES = ("read", "sha256", "size-mtime")
 """How input files are described: by what nsdval read, by full SHA-256, or by size and mtime."""
 DEFAULT_HASH = "read"
@@ -126,7 +126,8 @@ def describe_inputs(
         unchanged keeps its recorded SHA-256 instead of being read again.
     reads : dict or None
         Absolute path -> ``{"sha256", "size", "mtime_ns"}`` of the bytes the extraction
-        read (see :func:`nsdval.cache.read_digests`); used where size and mtime still match.
+        read (see :func:`nsdval.analysis.cache.read_digests`); used where size and mtime
+        still match.
     on_progress : callable or None
         Called with ``{"hashed_bytes", "total_bytes", "n_files"}`` as whole files are
         hashed.
@@ -173,7 +174,7 @@ def _plan(path, root, hash_mode, known, reads):
         if (read.get("size"), read.get("mtime_ns")) == current:
             entry["read_sha256"] = read["sha256"]
         else:
-            entry["head_sha256"] = sha256_file(path, limit=HEAD_BYTES)
+            entry["head_sha256"] = sha256_file(path, limit=HEADER_BYTES)
     entry["_hash"] = whole
     return entry
 

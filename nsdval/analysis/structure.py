@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval import assemblies, chain, checks, extraction
-from nsdval.expdesign import load_expdesign
-from nsdval.layout import REGIONS, detect_layout
+from nsdval.analysis import chain, checks, extraction
+from nsdval.data import assemblies
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.layout import REGIONS, detect_layout
 
 SHAPES = "1. Shapes and dims"
 ORDER = "2. Neuroid order"

@@ -6,7 +6,7 @@ wrote them, the archive manifest ``manifest.json`` (the run manifest extended wi
 release tag, the archived files and freshly fingerprinted inputs, sealed with its own
 digest), and ``SHA256SUMS`` in the ``sha256sum`` format covering every other file. The same
 run folder always gives the same bytes: sorted entries, fixed times and owners, and no
-archiving date. :mod:`nsdval.verify` reads archives back.
+archiving date. :mod:`nsdval.release.verify` reads archives back.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import nsdval
-from nsdval import atomic, cache, manifest
+from nsdval import atomic
+from nsdval.analysis import cache
 from nsdval.errors import InputError, MissingInputError, OutputError, ParameterError
+from nsdval.release import manifest
 
 MANIFEST, RESULTS, SUMS, INDEX = "manifest.json", "results.json", "SHA256SUMS", "index.html"
 SCHEMA_VERSION = 1
@@ -75,7 +77,7 @@ def create_archive(
         Folder of the archive; defaults to the folder holding ``run_dir``.
     hash_mode : {'sha256', 'read', 'size-mtime'}
         How the input data files are fingerprinted in the archive manifest (see
-        :func:`nsdval.manifest.describe_inputs`; files whose size and mtime are those the
+        :func:`nsdval.release.manifest.describe_inputs`; files whose size and mtime are those the
         run recorded keep the run's SHA-256).
     nsd_root : str or Path, optional
         Where the input files are now; defaults to the run's ``nsd_root``.
@@ -174,14 +176,14 @@ def archive_inputs(run_manifest, *, root, hash_mode, workers=4, reads=None, on_p
     root : Path
         Where the input files are now.
     hash_mode : {'sha256', 'read', 'size-mtime'}
-        See :func:`nsdval.manifest.describe_inputs`; an input whose size and mtime are
+        See :func:`nsdval.release.manifest.describe_inputs`; an input whose size and mtime are
         those the run recorded keeps the run's SHA-256 (it is not read again).
     workers : int
         Files hashed at once.
     reads : dict or None
         What the run's extraction read (``read`` mode).
     on_progress : callable or None
-        Hashing progress, see :func:`nsdval.manifest.describe_inputs`.
+        Hashing progress, see :func:`nsdval.release.manifest.describe_inputs`.
 
     Returns
     -------

@@ -15,18 +15,8 @@ import json
 from pathlib import Path
 
 import nsdval
-from nsdval.layout import REGIONS
-
-HEADER_BYTES = 64 * 1024
-
-
-def file_fingerprint(path):
-    """Size, mtime and SHA-256 of the first bytes of a file, as one string."""
-    path = Path(path)
-    stat = path.stat()
-    with path.open("rb") as handle:
-        head = hashlib.sha256(handle.read(HEADER_BYTES)).hexdigest()
-    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{head}"
+from nsdval.data.fingerprint import file_fingerprint
+from nsdval.data.layout import REGIONS
 
 
 def report_inputs(layout, *, subject, region, subjects, regions):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from nsdval import expdesign
+from nsdval.data import expdesign
 
 
 def slot_plan(table, n_repetitions=expdesign.N_REPETITIONS):
@@ -24,7 +24,7 @@ def slot_plan(table, n_repetitions=expdesign.N_REPETITIONS):
     Parameters
     ----------
     table : pandas.DataFrame
-        A :func:`~nsdval.expdesign.trial_table`.
+        A :func:`~nsdval.data.expdesign.trial_table`.
     n_repetitions : int
         Presentations that make an image count.
 

@@ -4,7 +4,7 @@
 streaming pass and never extracted) or of an extracted archive folder, and names each file
 that is altered, missing or extra; with an NSD root it also checks the input data files
 against the manifest. :func:`load_run` reads the results and manifest of a run folder or an
-archive for :mod:`nsdval.compare`.
+archive for :mod:`nsdval.release.compare`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nsdval import manifest
-from nsdval.archive import (
+from nsdval.errors import InputError, MissingInputError
+from nsdval.release import manifest
+from nsdval.release.archive import (
     MANIFEST,
     RESULTS,
     SUMS,
@@ -28,7 +29,6 @@ from nsdval.archive import (
     parse_sums,
     read_json,
 )
-from nsdval.errors import InputError, MissingInputError
 
 _KEEP = (SUMS, MANIFEST, RESULTS)
 _CHUNK = 1024 * 1024

@@ -32,9 +32,10 @@ from nbconvert import HTMLExporter
 from nbconvert.filters import strip_ansi
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-from nsdval import checks, resources
+from nsdval import resources
+from nsdval.analysis import checks
+from nsdval.data.layout import REGIONS
 from nsdval.errors import InputError
-from nsdval.layout import REGIONS
 
 STATUSES = tuple(reversed(checks.STATUSES))
 """Every status, worst first; the order of sorting and of "worst"."""
@@ -741,7 +742,7 @@ def _filters(rows: list[dict]) -> list[dict]:
 
 
 def render_compare(*, comparison: dict) -> str:
-    """Render a comparison of two runs (from ``nsdval.compare.compare_runs``) as a page.
+    """Render a comparison of two runs (from ``nsdval.release.compare.compare_runs``) as a page.
 
     Parameters
     ----------

@@ -14,19 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-PSC_SCALE = 300.0
+# stage 1 of the chain is the format's own scaling (int16 = percent signal change x 300)
+from nsdval.data.raw import PSC_SCALE, psc_from_int16  # noqa: F401
+
 N_TEST_TRIALS = 3
-
-
-def psc_from_int16(values):
-    """Convert stored int16 betas to percent signal change (float32).
-
-    Examples
-    --------
-    >>> psc_from_int16(np.array([300, -150], dtype=np.int16)).tolist()
-    [1.0, -0.5]
-    """
-    return np.asarray(values).astype(np.float32) / np.float32(PSC_SCALE)
 
 
 def zscore_stats(x, axis=0, ddof=0):

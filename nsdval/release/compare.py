@@ -1,8 +1,8 @@
 """What changed between two validation runs, e.g. the releases v1.2 and v1.3, as data.
 
-:func:`compare_runs` takes two runs as loaded by :func:`nsdval.verify.load_run` (a run
+:func:`compare_runs` takes two runs as loaded by :func:`nsdval.release.verify.load_run` (a run
 folder or an archive: its ``results.json`` and ``manifest.json``) and returns a JSON-ready
-dict; :func:`summary_lines` turns it into text and :func:`nsdval.html.render_compare` into
+dict; :func:`summary_lines` turns it into text and :func:`nsdval.pages.html.render_compare` into
 a page. Reports are matched by id; checks by report id, section, name, subject and region.
 
 A number *moved* when ``|b - a| > atol + rtol * max(|a|, |b|)``: the absolute part absorbs
@@ -34,7 +34,7 @@ def compare_runs(a, b, *, atol=1e-6, rtol=1e-6):
     Parameters
     ----------
     a, b : dict
-        ``{"label", "results", "manifest"}`` as returned by ``nsdval.verify.load_run``.
+        ``{"label", "results", "manifest"}`` as returned by ``nsdval.release.verify.load_run``.
     atol, rtol : float
         Absolute and relative tolerance for numbers (see the module docstring).
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nsdval import chain, expdesign, raw
-from nsdval import noise as noise_module
+from nsdval.analysis import chain
+from nsdval.analysis import noise as noise_module
+from nsdval.data import expdesign, raw
 from nsdval.errors import InputError
 
 BLOCK_BYTES = 32 * 2**20
@@ -66,7 +67,7 @@ class ReadLog:
     """What an extraction read: a SHA-256 of the bytes read from each file, and their total.
 
     The digests stand for the betas files in the run manifest and fingerprints instead of
-    hashing whole files (see :mod:`nsdval.manifest`).
+    hashing whole files (see :mod:`nsdval.release.manifest`).
     """
 
     def __init__(self):

@@ -35,7 +35,7 @@ def rate_and_eta(done, total, amount, seconds):
 
 
 class ProgressPrinter:
-    """The ``on_progress(subject, info)`` callback of :func:`nsdval.runner.run_reports`.
+    """The ``on_progress(subject, info)`` callback of :func:`nsdval.run.runner.run_reports`.
 
     Parameters
     ----------

@@ -1,7 +1,8 @@
 """The computations behind ``assembly_validation.ipynb``: one subject and one region.
 
 Each ``*_checks`` function takes arrays already loaded and returns
-:class:`~nsdval.checks.CheckResult` objects; the notebook narrates, records and plots them.
+:class:`~nsdval.analysis.checks.CheckResult` objects; the notebook narrates, records and
+plots them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval import assemblies, cache, chain, checks, extraction
-from nsdval.expdesign import load_expdesign
-from nsdval.layout import detect_layout, subject_label
+from nsdval.analysis import cache, chain, checks, extraction
+from nsdval.data import assemblies
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.layout import detect_layout, subject_label
 
 SECTION_1 = "1. Region assembly -> Brain-Score"
 SECTION_2 = "2. Raw HDF5 bypass"

@@ -67,13 +67,13 @@ TEMPLATE_MODULES = (
     "h5py",
     "h5netcdf",
     "nibabel",
-    "nsdval.assemblies",
-    "nsdval.benchmark",
-    "nsdval.checks",
-    "nsdval.figures",
-    "nsdval.noiseceiling",
-    "nsdval.structure",
-    "nsdval.validation",
+    "nsdval.data.assemblies",
+    "nsdval.analysis.benchmark",
+    "nsdval.analysis.checks",
+    "nsdval.analysis.figures",
+    "nsdval.analysis.noiseceiling",
+    "nsdval.analysis.structure",
+    "nsdval.analysis.validation",
 )
 # Lookups that libraries make lazily, on first use, and cache for the process: xarray finds
 # its chunk managers (importing dask, when installed) the first time it decodes a variable.
@@ -380,7 +380,7 @@ def flush_stdio():
 
 
 def main(argv=None):
-    """Entry point: ``python -m nsdval.zygote SOCKET_PATH [FOLDER]``.
+    """Entry point: ``python -m nsdval.run.zygote SOCKET_PATH [FOLDER]``.
 
     Imports the modules, listens, writes ``ready`` on stdout, then serves until the
     parent process exits; then removes ``FOLDER``, if given.

@@ -5,7 +5,7 @@
 a wrong ``nc_testset`` silently changes which voxels are scored. This module lines up, for
 one subject and region:
 
-- ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.extraction`, NSD's formula over
+- ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.analysis.extraction`, NSD's formula over
   every image shown three times);
 - the assembly's ``nc_testset`` coordinate;
 - NSD's own ``ncsnr.nii.gz`` in the betas folder, when the tree has it (NIfTI (X, Y, Z),
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nsdval import chain, checks
+from nsdval.analysis import chain, checks
 from nsdval.errors import InputError
 
 SECTION = "2. Raw HDF5 bypass"
