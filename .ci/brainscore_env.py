@@ -7,7 +7,7 @@ import pandas
 import sklearn
 import xarray
 
-from nsdval import peer
+from nsdval.analysis import peer
 
 available, detail = peer.brainscore_status()
 if not available:
