@@ -20,18 +20,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import xarray as xr
 
-from nsdval.data import assemblies, expdesign, raw, watched
+from nsdval.data import assemblies, expdesign, raw, sessions, watched
 from nsdval.data.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
 from nsdval.errors import InputError, MissingInputError
 
 FOLDER_PARAMETERS = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
-NSD_SESSIONS = (40, 40, 32, 30, 40, 32, 40, 30)
-"""Sessions NSD holds for subjects 1-8; their ncsnr uses every one of them."""
-NSD_DESIGN_SHAPE = (30000, 8, 10000)
-"""Trials of ``masterordering`` and the shape of ``subjectim`` of NSD's own design file."""
 REGION_DIMS = ("presentation", "neuroid")
 BRAINSCORE_DIMS = ("presentation", "neuroid", "time_bin")
 
@@ -60,9 +55,9 @@ def check_inputs(layout, subjects, regions):
     watched.heartbeat(layout.expdesign())
     design = expdesign.load_expdesign(layout.expdesign())
     watched.heartbeat(layout.split_csv())
-    images = split_images(layout.split_csv())
+    images = sessions.split_images(layout.split_csv())
     for subject in sorted(set(assembly_subjects(layout)) | set(subjects)):
-        check_needed_sessions(layout, design, subject, images)
+        sessions.check_needed_sessions(layout, design, subject, images)
     for split in SPLITS:
         check_brainscore_assembly(layout, split)
     for region in regions:
@@ -70,9 +65,9 @@ def check_inputs(layout, subjects, regions):
         check_benchmark(layout, region)
     for subject in sorted(set(assembly_subjects(layout)) - set(subjects)):
         # the layout report counts the sessions and trials of every subject of the assemblies
-        sessions = check_session_numbers(layout, subject)
-        n_trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
-        check_design_covers(design, subject, len(sessions), n_trials)
+        numbers = sessions.check_session_numbers(layout, subject)
+        n_trials = raw.betas_shape(layout.betas(subject, numbers[0]))[0]
+        check_design_covers(design, subject, len(numbers), n_trials)
     for subject in subjects:
         shape = check_betas(layout, subject)
         check_design_covers(design, subject, len(layout.sessions(subject)), shape[0])
@@ -92,83 +87,6 @@ def check_inputs_watched(
     calls = [(check_inputs, kwargs, layout.root)]
     for _ in watched.run_watched(calls, timeout=timeout, context=context):
         pass
-
-
-def split_images(path):
-    """The 0-based NSD ids of the split CSV: the images under validation, sorted."""
-    ids = pd.to_numeric(assemblies.load_split(path)["nsd_id"], errors="coerce").to_numpy()
-    if not np.all(np.isfinite(ids) & (ids == np.round(ids)) & (ids >= 0)):
-        raise InputError(path, "column 'nsd_id' holds values that are not NSD ids")
-    return np.unique(ids.astype(np.int64))
-
-
-def needed_sessions(design, subject, images, trials_per_session):
-    """Sessions holding the first three showings of each image, and how many each holds.
-
-    The images come from the assemblies, not from the session files found on disk, so a
-    missing session (a trailing one too) cannot silently shrink the image set.
-
-    Parameters
-    ----------
-    design : ExpDesign
-    subject : int
-    images : (n,) int array
-        0-based NSD ids under validation.
-    trials_per_session : int
-
-    Returns
-    -------
-    dict of int to int
-        Session number -> trials of those images it holds.
-
-    Examples
-    --------
-    >>> d = expdesign.ExpDesign(np.array([1, 2, 1, 1, 2, 2]), np.array([[5, 9]]), np.array([5]))
-    >>> needed_sessions(d, 1, np.array([4]), 2)
-    {1: 1, 2: 2}
-    """
-    n_sessions = -(-design.masterordering.size // int(trials_per_session))
-    usable = n_sessions * int(trials_per_session) <= design.masterordering.size
-    table = expdesign.trial_table(
-        design, subject, n_sessions if usable else n_sessions - 1, trials_per_session
-    )
-    rows = table[table["nsd_id"].isin(images) & (table["repetition"] < expdesign.N_REPETITIONS)]
-    sessions, counts = np.unique(rows["session"].to_numpy(), return_counts=True)
-    return dict(zip(sessions.tolist(), counts.tolist(), strict=True))
-
-
-def check_needed_sessions(layout, design, subject, images):
-    """Raise naming the first session file that holds trials of the images and is missing.
-
-    With NSD's own design file, a subject must also have every session NSD holds for it
-    (:data:`NSD_SESSIONS`): its ncsnr, which the assemblies' ``nc_testset`` comes from, is
-    computed over all of them.
-    """
-    sessions = layout.sessions(subject)
-    if not sessions:
-        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
-    trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
-    for session, count in needed_sessions(design, subject, images, trials).items():
-        if session not in sessions:
-            raise MissingInputError(
-                layout.betas(subject, session),
-                f"betas session {session} of {subject_label(subject)}, which holds {count} "
-                f"trials of the {len(images)} images under validation",
-            )
-    check_nsd_session_count(layout, design, subject, sessions)
-
-
-def check_nsd_session_count(layout, design, subject, sessions):
-    """With NSD's own design file, raise naming the first of NSD's sessions that is missing."""
-    shipped = (design.masterordering.size, *design.subjectim.shape) == NSD_DESIGN_SHAPE
-    if shipped and 1 <= subject <= len(NSD_SESSIONS) and len(sessions) < NSD_SESSIONS[subject - 1]:
-        n = NSD_SESSIONS[subject - 1]
-        first = next(s for s in range(1, n + 1) if s not in sessions)
-        raise MissingInputError(
-            layout.betas(subject, first),
-            f"betas session {first} of {subject_label(subject)} (NSD holds {n} sessions for "
-            f"it; its ncsnr, behind nc_testset, uses every one)",
-        )
 
 
 def assembly_subjects(layout):
@@ -208,28 +126,6 @@ def check_report_inputs(parameters):
     check_inputs_watched(layout, subjects, regions)
 
 
-def check_session_numbers(layout, subject):
-    """Raise unless a subject's session files are numbered 1, 2, ..., N without a gap.
-
-    The chain maps global trial ``t`` to session ``t // trials + 1``; a missing session
-    would silently shift every later trial onto the wrong image.
-
-    Returns
-    -------
-    list of int
-        The session numbers.
-    """
-    sessions = layout.sessions(subject)
-    if not sessions:
-        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
-    for expected, found in enumerate(sessions, 1):
-        if found != expected:
-            listed = f"{len(sessions)} session files, numbered up to {sessions[-1]}"
-            what = f"betas session {expected} of {subject_label(subject)} ({listed})"
-            raise MissingInputError(layout.betas(subject, expected), what)
-    return sessions
-
-
 def check_betas(layout, subject):
     """Check every session header of a subject: readable, int16 4-D ``/betas``, one shape.
 
@@ -238,10 +134,10 @@ def check_betas(layout, subject):
     tuple of int
         The shape ``(trials, Z, Y, X)`` shared by every session.
     """
-    sessions = check_session_numbers(layout, subject)
-    first = layout.betas(subject, sessions[0])
+    numbers = sessions.check_session_numbers(layout, subject)
+    first = layout.betas(subject, numbers[0])
     shape = raw.betas_shape(first)
-    for session in sessions[1:]:
+    for session in numbers[1:]:
         path = layout.betas(subject, session)
         found = raw.betas_shape(path)
         if found != shape:

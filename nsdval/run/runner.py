@@ -258,11 +258,9 @@ def run_reports(config, *, on_report=None, on_progress=None):
     )
     previous = {} if config.force else incremental.previous_records(out)
     regions = incremental.layout_regions(config.regions, previous)
-    jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
-    prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
-    jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
-    todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]
-    kept = {job.id: previous[job.id] for job in jobs if job not in todo}
+    jobs, todo, kept = plan_run(
+        config, layout, subjects, declared, out=out, previous=previous, regions=regions
+    )
     with executors.for_config(config) as executor:
         todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
         extract_subjects(
@@ -281,16 +279,43 @@ def run_reports(config, *, on_report=None, on_progress=None):
         )
     fresh = {r["id"]: r for r in executed}
     records = incremental.merge(jobs, {**kept, **fresh}, previous)
-    inputs = manifest.describe_inputs(
+    inputs = describe_run_inputs(
+        layout, subjects, regions, config=config, out=out, on_progress=on_progress
+    )
+    return finish_run(
+        out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
+    )
+
+
+def plan_run(config, layout, subjects, declared, *, out, previous, regions):
+    """The run's jobs with their fingerprints, those to execute, and the records kept.
+
+    Returns
+    -------
+    jobs : list of Job
+        Every planned report.
+    todo : list of Job
+        Those an earlier run in ``out`` did not leave current.
+    kept : dict
+        Job id -> the earlier record that stands for it.
+    """
+    jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
+    prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
+    jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
+    todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]
+    kept = {job.id: previous[job.id] for job in jobs if job not in todo}
+    return jobs, todo, kept
+
+
+def describe_run_inputs(layout, subjects, regions, *, config, out, on_progress=None):
+    """The manifest's input entries, described as ``config.hash_mode`` asks."""
+    return manifest.describe_inputs(
         layout.input_files(subjects, regions),
         root=layout.root,
         hash_mode=config.hash_mode,
         previous=incremental.previous_inputs(out),
-        reads=cache.read_digests(out / CACHE_DIR),
+        reads=cache.read_digests(Path(out) / CACHE_DIR),
         on_progress=None if on_progress is None else partial(on_progress, None),
-    )
-    return finish_run(
-        out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
     )
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nsdval.data import preflight
-from nsdval.data.expdesign import ExpDesign
+from nsdval.data import preflight, raw, sessions
+from nsdval.data.expdesign import ExpDesign, load_expdesign
 from nsdval.data.layout import REGIONS, detect_layout
 from nsdval.errors import InputError, MissingInputError
 
@@ -81,10 +81,10 @@ def test_report_inputs_name_a_broken_file(tree):
 
 # --- sessions and betas ------------------------------------------------------------------
 def test_session_numbers_must_start_at_one_without_gaps(layout, tree):
-    assert preflight.check_session_numbers(layout, 1) == [1, 2, 3, 4]
+    assert sessions.check_session_numbers(layout, 1) == [1, 2, 3, 4]
     (tree / "subj01/betas/betas_session03.hdf5").unlink()
     with pytest.raises(MissingInputError) as info:
-        preflight.check_session_numbers(layout, 1)
+        sessions.check_session_numbers(layout, 1)
     assert info.value.path.endswith("subj01/betas/betas_session03.hdf5")
     assert "missing betas session 3 of subj01 (3 session files, numbered up to 4)" in str(
         info.value
@@ -95,9 +95,9 @@ def test_a_subject_without_sessions_or_folder_is_missing(layout, tree):
     for path in (tree / "subj02/betas").glob("*.hdf5"):
         path.unlink()
     with pytest.raises(MissingInputError, match="subj02/betas: missing betas_sessionNN"):
-        preflight.check_session_numbers(layout, 2)
+        sessions.check_session_numbers(layout, 2)
     with pytest.raises(MissingInputError, match="subj03/betas: missing betas folder of subj03"):
-        preflight.check_session_numbers(layout, 3)
+        sessions.check_session_numbers(layout, 3)
 
 
 @pytest.mark.parametrize(
@@ -274,17 +274,17 @@ def test_benchmark_files_of_a_region_are_required(layout):
 
 # --- sessions the images need ----------------------------------------------------------
 def test_a_missing_last_session_is_named_with_the_trials_it_holds(layout, tree):
-    design = preflight.expdesign.load_expdesign(layout.expdesign())
-    images = preflight.split_images(layout.split_csv())
-    preflight.check_needed_sessions(layout, design, 2, images)  # clean: passes
-    trials = preflight.raw.betas_shape(layout.betas(2, 1))[0]
-    needed = preflight.needed_sessions(design, 2, images, trials)
+    design = load_expdesign(layout.expdesign())
+    images = sessions.split_images(layout.split_csv())
+    sessions.check_needed_sessions(layout, design, 2, images)  # clean: passes
+    trials = raw.betas_shape(layout.betas(2, 1))[0]
+    needed = sessions.needed_sessions(design, 2, images, trials)
     last = max(needed)
     assert last == max(layout.sessions(2))  # the tiny tree's shortest subject ends there
     assert sum(needed.values()) == 3 * len(images)
     (tree / f"subj02/betas/betas_session{last:02d}.hdf5").unlink()
     with pytest.raises(MissingInputError) as info:
-        preflight.check_needed_sessions(layout, design, 2, images)
+        sessions.check_needed_sessions(layout, design, 2, images)
     assert info.value.path.endswith(f"subj02/betas/betas_session{last:02d}.hdf5")
     assert f"which holds {needed[last]} trials of the {len(images)} images" in str(info.value)
 
@@ -292,9 +292,9 @@ def test_a_missing_last_session_is_named_with_the_trials_it_holds(layout, tree):
 def test_needed_sessions_follow_the_first_three_showings_of_each_image():
     # image 1 (nsd id 4) shown in trials 0, 2, 3; image 2 (nsd id 8) in trials 1, 4, 5, 6
     design = ExpDesign(np.array([1, 2, 1, 1, 2, 2, 2]), np.array([[5, 9]]), np.array([5, 9]))
-    assert preflight.needed_sessions(design, 1, np.array([4]), 2) == {1: 1, 2: 2}
-    assert preflight.needed_sessions(design, 1, np.array([8]), 2) == {1: 1, 3: 2}
-    assert preflight.needed_sessions(design, 1, np.array([4, 8]), 2) == {1: 2, 2: 2, 3: 2}
+    assert sessions.needed_sessions(design, 1, np.array([4]), 2) == {1: 1, 2: 2}
+    assert sessions.needed_sessions(design, 1, np.array([8]), 2) == {1: 1, 3: 2}
+    assert sessions.needed_sessions(design, 1, np.array([4, 8]), 2) == {1: 2, 2: 2, 3: 2}
 
 
 def test_with_nsds_own_design_every_session_nsd_holds_is_required(tmp_path):
@@ -306,16 +306,16 @@ def test_with_nsds_own_design_every_session_nsd_holds_is_required(tmp_path):
     ordering = np.tile(np.arange(1, 10001), 3)
     design = ExpDesign(ordering, np.tile(np.arange(1, 10001), (8, 1)), np.arange(1, 1001))
     with pytest.raises(MissingInputError) as info:
-        preflight.check_nsd_session_count(layout, design, 3, layout.sessions(3))
+        sessions.check_nsd_session_count(layout, design, 3, layout.sessions(3))
     assert info.value.path.endswith("subj03/betas/betas_session32.hdf5")
     assert "NSD holds 32 sessions for it" in str(info.value)
-    preflight.check_nsd_session_count(layout, design, 3, list(range(1, 33)))
+    sessions.check_nsd_session_count(layout, design, 3, list(range(1, 33)))
     small = ExpDesign(ordering[:-1], design.subjectim, design.sharedix)  # not NSD's design
-    preflight.check_nsd_session_count(layout, small, 3, [1, 2, 3])
+    sessions.check_nsd_session_count(layout, small, 3, [1, 2, 3])
 
 
 def test_the_split_csv_must_hold_nsd_ids(layout, tree):
     path = tree / "assemblies/train_test_split_8subj.csv"
     path.write_text(path.read_text().replace("\n", "\nnsd_x,abc,train\n", 1))
     with pytest.raises(InputError, match="column 'nsd_id' holds values that are not NSD ids"):
-        preflight.split_images(path)
+        sessions.split_images(path)
