@@ -526,7 +526,7 @@ def cmd_verify(args):
 def cmd_compare(args):
     """``nsdval compare``: print the differences, write the page; exit 1 on a regression."""
     from nsdval.atomic import write_text
-    from nsdval.pages import html
+    from nsdval.pages.comparison import render_compare
     from nsdval.release import compare, verify
 
     comparison = compare.compare_runs(
@@ -535,7 +535,7 @@ def cmd_compare(args):
     for line in compare.summary_lines(comparison):
         print(line)
     page = args.html or default_compare_html(args.b)
-    write_text(page, html.render_compare(comparison=comparison))
+    write_text(page, render_compare(comparison=comparison))
     print(f"Comparison: {page.resolve()}")
     return EXIT_FAIL if comparison["regressions"] else EXIT_OK
 

@@ -2,8 +2,9 @@
 
 :func:`compare_runs` takes two runs as loaded by :func:`nsdval.release.verify.load_run` (a run
 folder or an archive: its ``results.json`` and ``manifest.json``) and returns a JSON-ready
-dict; :func:`summary_lines` turns it into text and :func:`nsdval.pages.html.render_compare` into
-a page. Reports are matched by id; checks by report id, section, name, subject and region.
+dict; :func:`summary_lines` turns it into text and
+:func:`nsdval.pages.comparison.render_compare` into a page. Reports are matched by id;
+checks by report id, section, name, subject and region.
 
 A number *moved* when ``|b - a| > atol + rtol * max(|a|, |b|)``: the absolute part absorbs
 the jitter of values that are differences near zero (a max |diff| of 1e-7 against 2e-7),

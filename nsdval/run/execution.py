@@ -19,7 +19,8 @@ from nsdval import atomic
 from nsdval.analysis import checks
 from nsdval.data.layout import subject_label
 from nsdval.errors import MissingInputError
-from nsdval.pages import html
+from nsdval.pages.notebook import SUMMARY_TAG, markdown_text
+from nsdval.pages.report import render_report
 from nsdval.run import kernel
 from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager
 
@@ -137,7 +138,7 @@ def write_report(folder, job, notebook, record, *, benchmark=None):
     """
     insert_summary(notebook, record)
     atomic.write_text(folder / f"{job.template}.ipynb", nbformat.writes(notebook))
-    page = html.render_report(notebook=notebook, record=record)
+    page = render_report(notebook=notebook, record=record)
     atomic.write_text(folder / f"{job.template}.html", page)
     extra = {"benchmark": benchmark} if benchmark is not None else {}
     payload = {"schema_version": checks.SCHEMA_VERSION, **record, "extra": extra}
@@ -262,13 +263,11 @@ def insert_summary(notebook, record):
         for c in rows
     ]
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
-    cell.metadata["tags"] = [html.SUMMARY_TAG]
-    notebook.cells = [
-        c for c in notebook.cells if html.SUMMARY_TAG not in c.metadata.get("tags", [])
-    ]
+    cell.metadata["tags"] = [SUMMARY_TAG]
+    notebook.cells = [c for c in notebook.cells if SUMMARY_TAG not in c.metadata.get("tags", [])]
     notebook.cells.insert(1 if notebook.cells else 0, cell)
 
 
 def _cell_text(value):
     """``value`` as literal text in a Markdown table cell: HTML and Markdown escaped."""
-    return html.markdown_text(value)
+    return markdown_text(value)

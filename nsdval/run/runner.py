@@ -27,7 +27,8 @@ from nsdval.data import watched
 from nsdval.data.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
 from nsdval.data.preflight import check_inputs_watched, check_report_inputs
 from nsdval.errors import MissingInputError, NsdvalError, OutputError, ParameterError
-from nsdval.pages import html
+from nsdval.pages.comparison import render_compare
+from nsdval.pages.index import render_index
 from nsdval.release import compare, manifest, verify
 from nsdval.run import executors, incremental, kernel
 from nsdval.run.execution import execute_job, failed_job, template_path
@@ -513,7 +514,7 @@ def finish_run(out, records, *, config, inputs, seconds):
 def compare_with_previous(out, previous):
     """Compare a finished run with an earlier release; write ``OUT/compare.html``."""
     comparison = compare.compare_runs(verify.load_run(previous), verify.load_run(out))
-    atomic.write_text(Path(out) / COMPARE_PAGE, html.render_compare(comparison=comparison))
+    atomic.write_text(Path(out) / COMPARE_PAGE, render_compare(comparison=comparison))
     return {
         "against": str(previous),
         "html": COMPARE_PAGE,
@@ -527,7 +528,7 @@ def write_run_outputs(out, results, run_manifest):
     atomic.write_json(Path(out) / "results.json", results)
     atomic.write_json(Path(out) / "manifest.json", run_manifest)
     atomic.write_text(
-        Path(out) / "index.html", html.render_index(results=results, manifest=run_manifest)
+        Path(out) / "index.html", render_index(results=results, manifest=run_manifest)
     )
 
 

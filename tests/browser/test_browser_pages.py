@@ -21,7 +21,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from playwright.sync_api import expect
 
-from nsdval.pages import html
+from nsdval.pages.index import render_index
+from nsdval.pages.report import render_report
+from nsdval.pages.shell import MAX_PAGE_BYTES, STATUSES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -273,7 +275,7 @@ def test_filter_by_status_subject_region_and_template(page, run_dir, results):
 
 def test_sorting_by_column(page, run_dir, results):
     pg = page.open(run_dir / "index.html")
-    ranks = {r["id"]: html.STATUSES.index(r["status"]) for r in results["reports"]}
+    ranks = {r["id"]: STATUSES.index(r["status"]) for r in results["reports"]}
     initial = visible_ids(pg)
     assert [ranks[i] for i in initial] == sorted(ranks[i] for i in initial)  # worst first
 
@@ -363,8 +365,8 @@ def test_error_report_shows_the_error_first(page, run_dir, results, planted):
 
 def test_report_pages_stay_small(run_dir, results):
     for record in results["reports"]:
-        assert (run_dir / record["html"]).stat().st_size < html.MAX_PAGE_BYTES
-    assert (run_dir / "index.html").stat().st_size < html.MAX_PAGE_BYTES
+        assert (run_dir / record["html"]).stat().st_size < MAX_PAGE_BYTES
+    assert (run_dir / "index.html").stat().st_size < MAX_PAGE_BYTES
 
 
 def _hostile_pages(tmp_path):
@@ -420,10 +422,10 @@ def _hostile_pages(tmp_path):
             ],
         ),
     ]
-    (tmp_path / "index.html").write_text(html.render_index(results=results, manifest=manifest))
+    (tmp_path / "index.html").write_text(render_index(results=results, manifest=manifest))
     report = tmp_path / rec["html"]
     report.parent.mkdir(parents=True)
-    report.write_text(html.render_report(notebook=nb, record=rec))
+    report.write_text(render_report(notebook=nb, record=rec))
     nbformat.write(nb, str(report.with_suffix(".ipynb")))
     return tmp_path / "index.html", report
 

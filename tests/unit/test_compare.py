@@ -6,7 +6,7 @@ import re
 import pytest
 
 from nsdval.cli import main
-from nsdval.pages import html
+from nsdval.pages.comparison import render_compare
 from nsdval.release import compare
 
 XSS = "<script>alert(1)</script>"
@@ -283,12 +283,12 @@ def test_render_compare_escapes_and_links_nothing_outside():
     a = run(label=XSS, checks=[check(XSS)])
     b = changed(a, lambda r: report_of(r)["checks"][0].update(status="fail"))
     b["manifest"]["packages"][XSS] = XSS
-    page = html.render_compare(comparison=compare.compare_runs(a, b))
+    page = render_compare(comparison=compare.compare_runs(a, b))
     assert XSS not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert not EXTERNAL.search(page)
     assert "1 regression" in page and 'data-regression="true"' in page
-    same = html.render_compare(comparison=compare.compare_runs(a, copy.deepcopy(a)))
+    same = render_compare(comparison=compare.compare_runs(a, copy.deepcopy(a)))
     assert "no regressions" in same and "No status changes." in same
 
 

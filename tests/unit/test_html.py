@@ -11,7 +11,28 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from nsdval.errors import InputError
-from nsdval.pages import html
+from nsdval.pages.index import render_index
+from nsdval.pages.notebook import (
+    _EXTERNAL,
+    INJECTED_TAG,
+    SUMMARY_TAG,
+    _block_url,
+    markdown_text,
+    notebook_body,
+)
+from nsdval.pages.report import render_report
+from nsdval.pages.shell import (
+    MAX_PAGE_BYTES,
+    Markup,
+    document,
+    dom_id,
+    environment,
+    figure_html,
+    fmt_value,
+    index_href,
+    status_class,
+    templates_dir,
+)
 
 XSS = "<script>alert(1)</script>"
 PNG = (
@@ -181,7 +202,7 @@ def assert_self_contained(page):
     assert "link" not in found.tags and "iframe" not in found.tags
     if page.startswith("<!doctype html>"):
         assert found.csp and "default-src 'none'" in found.csp
-        assert len(page.encode()) < html.MAX_PAGE_BYTES
+        assert len(page.encode()) < MAX_PAGE_BYTES
     for attrs, text in found.scripts:
         assert "src" not in attrs
         digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
@@ -190,13 +211,13 @@ def assert_self_contained(page):
 
 
 def test_templates_dir_exists():
-    assert (html.templates_dir() / "page.html.j2").is_file()
-    assert (html.templates_dir() / "nbconvert" / "nsdval" / "conf.json").is_file()
+    assert (templates_dir() / "page.html.j2").is_file()
+    assert (templates_dir() / "nbconvert" / "nsdval" / "conf.json").is_file()
 
 
 def test_environment_cached_autoescape_strict():
-    env = html.environment()
-    assert env is html.environment()
+    env = environment()
+    assert env is environment()
     assert env.autoescape is True
     assert env.undefined is jinja2.StrictUndefined
     assert env.from_string("{{ x }}").render(x=XSS) == "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -218,12 +239,12 @@ def test_environment_cached_autoescape_strict():
     ],
 )
 def test_dom_id_sanitises(text, expected):
-    assert html.dom_id(text, set()) == expected
+    assert dom_id(text, set()) == expected
 
 
 def test_dom_id_dedupes():
     used = {"checks"}
-    got = [html.dom_id(t, used) for t in ("Checks", "checks", "a", "a 2", "a")]
+    got = [dom_id(t, used) for t in ("Checks", "checks", "a", "a 2", "a")]
     assert got == ["checks-2", "checks-3", "a", "a-2", "a-3"]
     assert used >= set(got)
 
@@ -244,11 +265,11 @@ def test_dom_id_dedupes():
     ],
 )
 def test_fmt_value(value, expected):
-    assert html.fmt_value(value) == expected
+    assert fmt_value(value) == expected
 
 
 def test_notebook_body_fragment(notebook):
-    body, toc = html.notebook_body(notebook)
+    body, toc = notebook_body(notebook)
     assert "<html" not in body and "<body" not in body and "<style" not in body
     assert "<details" in body and "<summary>code</summary>" in body
     assert "print" in body and "hello stdout" in body
@@ -271,7 +292,7 @@ def test_notebook_body_fragment(notebook):
 
 
 def test_report_order_and_content(notebook):
-    page = html.render_report(notebook=notebook, record=make_record())
+    page = render_report(notebook=notebook, record=make_record())
     assert page.startswith("<!doctype html>")
     assert "assembly_validation — subj01 · V4" in page
     assert_self_contained(page)
@@ -292,7 +313,7 @@ def test_report_order_and_content(notebook):
 
 def test_report_warn_status(notebook):
     rec = make_record(status="warn", checks=[check("only-warn", "warn")])
-    page = html.render_report(notebook=notebook, record=rec)
+    page = render_report(notebook=notebook, record=rec)
     assert 'class="badge status-warn big"' in page
     assert "only-warn" in page
 
@@ -308,7 +329,7 @@ def test_report_error_box_first_and_rerun(notebook):
         },
         rerun={"at": "2026-11-25T09:30:00+00:00", "overrides": {"tolerance": 1e-06}},
     )
-    page = html.render_report(notebook=notebook, record=rec)
+    page = render_report(notebook=notebook, record=rec)
     box = page.index('id="errorbox"')
     assert box < page.index('id="checks"')
     assert "KeyError" in page and "&#39;V9&#39; &lt;not found&gt;" in page
@@ -319,7 +340,7 @@ def test_report_error_box_first_and_rerun(notebook):
 
 
 def test_root_level_report_backlink(notebook):
-    page = html.render_report(notebook=notebook, record=layout_record())
+    page = render_report(notebook=notebook, record=layout_record())
     assert 'href="index.html"' in page
     assert "<title>assembly_layout</title>" in page
 
@@ -333,13 +354,13 @@ def test_root_level_report_backlink(notebook):
     ],
 )
 def test_index_href(path, expected):
-    assert html.index_href(path) == expected
+    assert index_href(path) == expected
 
 
 @pytest.mark.parametrize("path", ["/abs/x.html", "../x.html", "javascript:alert(1)", "a\\b.html"])
 def test_bad_report_path_rejected(path):
     with pytest.raises(InputError, match="relative paths"):
-        html.index_href(path)
+        index_href(path)
 
 
 def test_markup_is_escaped_everywhere(notebook, results):
@@ -354,8 +375,8 @@ def test_markup_is_escaped_everywhere(notebook, results):
     results["nsd_root"] = XSS
     manifest = {"command": XSS, "parameters": {"p": XSS}, "packages": {XSS: "1"}}
     pages = [
-        html.render_report(notebook=notebook, record=rec),
-        html.render_index(results=results, manifest=manifest),
+        render_report(notebook=notebook, record=rec),
+        render_index(results=results, manifest=manifest),
     ]
     for page in pages:
         assert XSS not in page
@@ -366,15 +387,15 @@ def test_markup_is_escaped_everywhere(notebook, results):
 def test_unknown_status_rejected(notebook, results):
     rec = make_record(checks=[check("odd", "maybe<b>")])
     with pytest.raises(InputError, match=r"check 'odd' has status 'maybe<b>'; expected one of"):
-        html.render_report(notebook=notebook, record=rec)
+        render_report(notebook=notebook, record=rec)
     results["reports"].append(make_record(status="unknown"))
     with pytest.raises(ValueError, match="the report has status 'unknown'"):
-        html.render_index(results=results)
-    assert html.status_class("maybe<b>") == "status-unknown"
+        render_index(results=results)
+    assert status_class("maybe<b>") == "status-unknown"
 
 
 def test_index_content(results):
-    page = html.render_index(results=results)
+    page = render_index(results=results)
     assert_self_contained(page)
     assert "2026-11-24T10:00:00+00:00" in page and "/data/nsd" in page and "0.1.0" in page
     assert 'class="badge status-fail big"' in page
@@ -412,7 +433,7 @@ def test_index_counts_and_provenance(results):
         "inputs": [{"path": "a", "size": 1024, "sha256": "x"}, {"path": "b", "size": 1024}],
         "timings": {"total_seconds": 61.5},
     }
-    page = html.render_index(results=results, manifest=manifest)
+    page = render_index(results=results, manifest=manifest)
     counts = page[page.index('class="counts-table"') : page.index("</table>")]
     nums = re.findall(r'<td class="num">(\d+)</td>', counts)
     # reports: error, fail, warn, pass; then checks
@@ -429,21 +450,21 @@ def test_index_without_benchmark_or_reports(results):
     del empty["benchmark"]
     empty["reports"] = []
     empty["status"] = "pass"
-    page = html.render_index(results=empty)
+    page = render_index(results=empty)
     assert 'id="benchmark"' not in page and 'class="matrix"' not in page
 
 
 def test_figure_html():
-    fig = html.figure_html(png_base64=PNG, caption=f"cap {XSS}")
+    fig = figure_html(png_base64=PNG, caption=f"cap {XSS}")
     assert f'src="data:image/png;base64,{PNG}"' in fig
     assert "&lt;script&gt;" in fig and XSS not in fig
     with pytest.raises(ValueError, match="base64"):
-        html.figure_html(png_base64='x" onerror="y', caption="c")
+        figure_html(png_base64='x" onerror="y', caption="c")
 
 
 def test_partial_error_and_rerun(notebook):
     rec = make_record(status="error", error={"ename": "OSError"}, rerun={"at": None}, seconds=None)
-    page = html.render_report(notebook=notebook, record=rec)
+    page = render_report(notebook=notebook, record=rec)
     assert "OSError" in page and 'class="traceback"' not in page
     assert "without overrides" in page and "ran in" not in page
 
@@ -463,7 +484,7 @@ def test_index_marks_rerun_reports_with_time_and_overrides():
         "error": None,
         "rerun": {"at": "2026-11-24T10:00:00+00:00", "overrides": {"tolerance": 1e-06}},
     }
-    page = html.render_index(
+    page = render_index(
         results={
             "schema_version": 1,
             "nsdval_version": "0",
@@ -507,9 +528,9 @@ def hostile_notebook():
 
 def test_pages_have_no_external_url_and_only_hashed_scripts(notebook, results):
     pages = {
-        "report": html.render_report(notebook=notebook, record=make_record()),
-        "hostile": html.render_report(notebook=hostile_notebook(), record=make_record()),
-        "index": html.render_index(results=results),
+        "report": render_report(notebook=notebook, record=make_record()),
+        "hostile": render_report(notebook=hostile_notebook(), record=make_record()),
+        "index": render_index(results=results),
     }
     for name, page in pages.items():
         found = assert_self_contained(page)
@@ -522,13 +543,13 @@ def test_pages_have_no_external_url_and_only_hashed_scripts(notebook, results):
 
 
 def test_csp_forbids_loads_and_foreign_scripts(results):
-    found = parse(html.render_index(results=results))
+    found = parse(render_index(results=results))
     policy = dict(part.strip().split(" ", 1) for part in found.csp.split(";"))
     assert policy["default-src"] == "'none'"
     assert policy["img-src"] == "data:"
     assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]+'", policy["script-src"])
     assert "unsafe-inline" not in policy["script-src"]
-    compare_like = parse(html._page(title="t", body=html.Markup("<p>x</p>")))
+    compare_like = parse(document(title="t", body=Markup("<p>x</p>")))
     assert "script-src 'none'" in compare_like.csp and compare_like.scripts == []
 
 
@@ -537,8 +558,8 @@ def test_report_size_stays_under_two_megabytes(notebook):
     # forty 40 kB figures: a realistic upper end for one report
     figure = new_output("display_data", data={"image/png": "A" * 40_000, "text/plain": "f"})
     big.cells += [new_code_cell("plot()", outputs=[figure]) for _ in range(40)]
-    page = html.render_report(notebook=big, record=make_record())
-    assert len(page.encode()) < html.MAX_PAGE_BYTES
+    page = render_report(notebook=big, record=make_record())
+    assert len(page.encode()) < MAX_PAGE_BYTES
 
 
 @pytest.mark.parametrize(
@@ -558,7 +579,7 @@ def test_report_size_stays_under_two_megabytes(notebook):
     ],
 )
 def test_external_urls_blocked(attr, expected):
-    assert html._EXTERNAL.sub(html._block_url, attr) == expected
+    assert _EXTERNAL.sub(_block_url, attr) == expected
 
 
 def test_data_markup_renders_as_text_everywhere(results):
@@ -573,8 +594,8 @@ def test_data_markup_renders_as_text_everywhere(results):
     manifest = {"command": PWNED, "git_commit": "<b>c</b>", "platform": PWNED, "inputs": []}
     nb = new_notebook()
     for page in (
-        html.render_report(notebook=nb, record=rec),
-        html.render_index(results=results, manifest=manifest),
+        render_report(notebook=nb, record=rec),
+        render_index(results=results, manifest=manifest),
     ):
         found = assert_self_contained(page)
         assert PWNED not in page and "<b>" not in page
@@ -595,20 +616,20 @@ def test_error_box_shows_the_failing_cell_source(notebook):
             "traceback": "\x1b[0;31mVE\x1b[0m",
         },
     )
-    page = html.render_report(notebook=nb, record=rec)
+    page = render_report(notebook=nb, record=rec)
     box = page[page.index('id="errorbox"') : page.index("</section>")]
     assert page.index('id="errorbox"') < page.index('class="crumbs"') < page.index('id="summary"')
     assert "raise ValueError(&#39;boom&#39;)" in box and 'class="cell-source"' in box
     assert '<pre class="traceback">VE</pre>' in box  # ANSI colour codes stripped
     # the record's own cell_source wins; without either, no source block
     rec["error"]["cell_source"] = "x = <1>"
-    assert "x = &lt;1&gt;" in html.render_report(notebook=nb, record=rec)
+    assert "x = &lt;1&gt;" in render_report(notebook=nb, record=rec)
     del rec["error"]["cell_source"]
-    assert 'class="cell-source"' not in html.render_report(notebook=new_notebook(), record=rec)
+    assert 'class="cell-source"' not in render_report(notebook=new_notebook(), record=rec)
 
 
 def test_contents_lists_page_sections_and_notebook_headings(notebook):
-    page = html.render_report(notebook=notebook, record=make_record(rerun={"at": "t"}))
+    page = render_report(notebook=notebook, record=make_record(rerun={"at": "t"}))
     toc = page[page.index('id="contents"') : page.index("</nav>", page.index('id="contents"'))]
     targets = re.findall(r'href="#([^"]+)"', toc)
     assert targets[:4] == ["checks", "rerun", "parameters", "notebook"]
@@ -624,9 +645,9 @@ def test_injected_parameters_listed_beside_defaults(notebook):
     )
     defaults.metadata["tags"] = ["parameters"]
     injected = new_code_cell(f'# Parameters\nregion = "{XSS}"\nsubject = 3\nextra = [1, 2]\n')
-    injected.metadata["tags"] = [html.INJECTED_TAG]
+    injected.metadata["tags"] = [INJECTED_TAG]
     nb.cells[1:1] = [defaults, injected]
-    page = html.render_report(notebook=nb, record=make_record())
+    page = render_report(notebook=nb, record=make_record())
     params = page[
         page.index('id="parameters"') : page.index("</section>", page.index('id="parameters"'))
     ]
@@ -641,7 +662,7 @@ def test_injected_parameters_listed_beside_defaults(notebook):
 
 
 def test_index_filters_and_sort_keys(results):
-    page = html.render_index(results=results)
+    page = render_index(results=results)
     found = parse(page)
     assert 'id="report-filters" class="filters" hidden' in page
     menus = dict(re.findall(r'<select name="(\w+)" data-filter="\w+">(.*?)</select>', page))
@@ -675,7 +696,7 @@ def test_index_provenance_and_benchmark_checks(results):
         "created": "2026-11-24T10:00:00+00:00",
         "inputs": [{"path": "a", "size": 1}],
     }
-    page = html.render_index(results=results, manifest=manifest)
+    page = render_index(results=results, manifest=manifest)
     prov = page[page.index('id="provenance"') :]
     for text in (
         "nsdval run",
@@ -695,9 +716,9 @@ def test_index_provenance_and_benchmark_checks(results):
 
 
 def test_markdown_text_escapes_html_and_markdown():
-    assert html.markdown_text("<b>x</b>\n|y|") == "&lt;b&gt;x&lt;/b&gt; \\|y\\|"
-    assert html.markdown_text("a & b") == "a &amp; b"
-    assert html.markdown_text(None) == "None"
+    assert markdown_text("<b>x</b>\n|y|") == "&lt;b&gt;x&lt;/b&gt; \\|y\\|"
+    assert markdown_text("a & b") == "a &amp; b"
+    assert markdown_text(None) == "None"
 
 
 def test_summary_cell_escapes_data():
@@ -714,7 +735,7 @@ def test_summary_cell_escapes_data():
     }
     execution.insert_summary(nb, record)
     text = nb.cells[1].source
-    assert nb.cells[1].metadata["tags"] == [html.SUMMARY_TAG]
+    assert nb.cells[1].metadata["tags"] == [SUMMARY_TAG]
     assert "<" not in text.replace("&lt;", "")
     assert "&lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt;" in text
     assert "&lt;b&gt;bold&lt;/b&gt; \\| \\*x\\*" in text

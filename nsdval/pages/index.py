@@ -1,0 +1,221 @@
+"""The index page of a run.
+
+Status, counts, one subject x region matrix per template, the filterable table of reports,
+the benchmark summary and the provenance.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nsdval.data.layout import REGIONS
+from nsdval.pages.shell import (
+    STATUSES,
+    check_rows,
+    document,
+    fmt_value,
+    href,
+    items,
+    known_status,
+    render,
+    status_counts,
+    status_rank,
+)
+
+
+def _region_key(region: str) -> tuple[int, str]:
+    known = region in REGIONS
+    return (REGIONS.index(region) if known else len(REGIONS), "" if known else region)
+
+
+def _report_rows(reports: list[dict]) -> list[dict]:
+    """Return one flat row per report, worst first, then by subject, region and template."""
+    rows = []
+    for rec in reports:
+        source = rec.get("notebook") or rec.get("id") or "report"
+        checks = check_rows(rec, source)
+        row = {key: rec.get(key) or "" for key in ("id", "template", "subject", "region")}
+        row["status"] = known_status(rec.get("status"), source=source, what="the report")
+        row["check_statuses"] = [c["status"] for c in checks]
+        row["problems"] = [c for c in checks if c["status"] != "pass"]
+        row["ename"] = (rec.get("error") or {}).get("ename")
+        row["seconds"] = rec.get("seconds")
+        row["href"] = href(rec["html"]) if rec.get("html") else None
+        row["rerun"] = _rerun_note(rec.get("rerun"))
+        row["rank"] = status_rank(row["status"])
+        row["region_key"] = "{:02d}{}".format(*_region_key(row["region"])) if row["region"] else ""
+        rows.append(row)
+    return sorted(
+        rows, key=lambda r: (status_rank(r["status"]), r["subject"], r["region"], r["id"])
+    )
+
+
+def _comparison_link(comparison) -> dict | None:
+    """Link and counts of the comparison with a previous release, when the run made one."""
+    if not comparison:
+        return None
+    return {
+        "href": href(comparison["html"]),
+        "against": comparison.get("against"),
+        "regressions": comparison.get("regressions", 0),
+        "changed": bool(comparison.get("changed")),
+    }
+
+
+def _rerun_note(rerun) -> str:
+    """``"re-run 2026-11-24T10:00:00+00:00: tolerance=1e-06"`` for a re-run report, else ''."""
+    if not rerun:
+        return ""
+    changes = ", ".join(f"{k}={fmt_value(v)}" for k, v in (rerun.get("overrides") or {}).items())
+    return f"re-run {rerun.get('at', '')}" + (f": {changes}" if changes else "")
+
+
+def _matrices(rows: list[dict]) -> list[dict]:
+    """Return one subject x region grid per template, cells holding a report row or None."""
+    grid_rows = [r for r in rows if r["subject"] and r["region"]]
+    regions = sorted({r["region"] for r in grid_rows}, key=_region_key)
+    subjects = sorted({r["subject"] for r in grid_rows})
+    matrices = []
+    for template in sorted({r["template"] for r in grid_rows}):
+        cells = {(r["subject"], r["region"]): r for r in grid_rows if r["template"] == template}
+        table = [
+            {"subject": s, "cells": [cells.get((s, region)) for region in regions]}
+            for s in subjects
+        ]
+        matrices.append({"template": template, "regions": regions, "rows": table})
+    return matrices
+
+
+def _benchmark_rows(benchmark: dict | None, reports: list[dict] | None = None) -> list[dict]:
+    """Return reported vs replica score, raw and ceiling per region, with differences.
+
+    Each row carries the status of the layout report's matching ``region-<metric>`` check
+    (None when the run has none) and, on a region's first row, ``span`` (its row count) and
+    the benchmark's identifier; later rows of the region have ``span`` 0.
+    """
+    verdicts = {
+        (check.get("region"), check.get("name")): check.get("status")
+        for rec in reports or []
+        if not (rec.get("subject") or rec.get("region"))
+        for check in rec.get("checks") or []
+    }
+    metrics = ("score", "raw", "ceiling")
+    rows = []
+    for region in sorted(benchmark or {}, key=_region_key):
+        entry = benchmark[region] or {}
+        reported = entry.get("reported") or {}
+        replica = entry.get("replica") or {}
+        for n, metric in enumerate(metrics):
+            a, b = reported.get(metric), replica.get(metric)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+            verdict = verdicts.get((region, f"region-{metric}"))
+            rows.append(
+                {
+                    "region": region,
+                    "metric": metric,
+                    "reported": a,
+                    "replica": b,
+                    "diff": b - a if numeric else None,
+                    "status": verdict if verdict in STATUSES else None,
+                    "span": 0 if n else len(metrics),
+                    "benchmark": entry.get("benchmark"),
+                }
+            )
+    return rows
+
+
+def _provenance(manifest: dict | None) -> dict | None:
+    """Return the manifest fields shown on the index, or None without a manifest."""
+    if manifest is None:
+        return None
+    inputs = manifest.get("inputs") or []
+    total = sum(item.get("size") or 0 for item in inputs)
+    versions = {"nsdval": manifest.get("nsdval_version"), "python": manifest.get("python")}
+    commit = manifest.get("git_commit")
+    if commit and manifest.get("git_dirty"):
+        commit = f"{commit} (with uncommitted changes)"
+    return {
+        "command": manifest.get("command"),
+        "nsdval_version": manifest.get("nsdval_version"),
+        "git_commit": commit,
+        "created": manifest.get("created"),
+        "platform": manifest.get("platform"),
+        "versions": items(versions) + sorted(items(manifest.get("packages"))),
+        "parameters": items(manifest.get("parameters")),
+        "n_inputs": len(inputs),
+        "inputs_size": _size(total),
+        "total_seconds": (manifest.get("timings") or {}).get("total_seconds"),
+    }
+
+
+def _size(n_bytes: float) -> str:
+    """Return a byte count in readable units.
+
+    Examples
+    --------
+    >>> _size(512), _size(2048), _size(3 * 1024**3)
+    ('512 B', '2.0 KiB', '3.0 GiB')
+    """
+    if n_bytes < 1024:
+        return f"{n_bytes:.0f} B"
+    power = min(int(math.log(n_bytes, 1024)), 4)
+    return f"{n_bytes / 1024**power:.1f} {('KiB', 'MiB', 'GiB', 'TiB')[power - 1]}"
+
+
+def render_index(*, results: dict, manifest: dict | None = None) -> str:
+    """Render the run's index page from its results and, optionally, its manifest.
+
+    Parameters
+    ----------
+    results : dict
+        The run's ``results.json`` content.
+    manifest : dict, optional
+        The archive manifest (command, versions, parameters, inputs, timings).
+
+    Returns
+    -------
+    page : str
+        The whole HTML document; all links are relative to the run folder.
+    """
+    rows = _report_rows(results.get("reports") or [])
+    status = known_status(results.get("status"), source="results.json", what="the run")
+    context = {
+        "created": results.get("created"),
+        "nsd_root": results.get("nsd_root"),
+        "nsdval_version": results.get("nsdval_version"),
+        "git_commit": (manifest or {}).get("git_commit"),
+        "status": status,
+        "report_counts": status_counts(r["status"] for r in rows),
+        "check_counts": status_counts(s for r in rows for s in r["check_statuses"]),
+        "layout": [r for r in rows if not (r["subject"] or r["region"])],
+        "matrices": _matrices(rows),
+        "reports": rows,
+        "filters": _filters(rows),
+        "benchmark": _benchmark_rows(results.get("benchmark"), results.get("reports")),
+        "provenance": _provenance(manifest),
+        "comparison": _comparison_link(results.get("comparison")),
+    }
+    return document(
+        title="nsdval validation run",
+        body=render("index.html.j2", **context),
+        script="index.js",
+        page_class="index",
+    )
+
+
+def _filters(rows: list[dict]) -> list[dict]:
+    """The index's filter menus: ``{"field", "options": [(value, label)]}``, "" = any."""
+    by_field = {
+        "status": [s for s in STATUSES if any(r["status"] == s for r in rows)],
+        "subject": sorted({r["subject"] for r in rows} - {""}),
+        "region": sorted({r["region"] for r in rows} - {""}, key=_region_key),
+        "template": sorted({r["template"] for r in rows} - {""}),
+    }
+    return [
+        {
+            "field": field,
+            "options": [("", "any")]
+            + [(v, f"{v} ({sum(r[field] == v for r in rows)})") for v in values],
+        }
+        for field, values in by_field.items()
+    ]
