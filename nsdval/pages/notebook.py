@@ -56,6 +56,7 @@ def _exporter() -> HTMLExporter:
     exporter = HTMLExporter(
         extra_template_basedirs=[str(templates_dir() / "nbconvert")],
         template_name="nsdval",
+        template_file="notebook.html.j2",  # index.html.j2 is the run's index page
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
