@@ -120,11 +120,17 @@ def extract_subject_cached(
     path = cache_file(cache_dir, layout, subject, nsd_ids)
     if holds_regions(path, regions):
         return {region: load(path, region) for region in regions}
+    target = Path(staging_dir or cache_dir) / path.name
+    return extract_and_save(layout, design, subject, regions, nsd_ids, target, progress=progress)
+
+
+def extract_and_save(layout, design, subject, regions, nsd_ids, target, *, progress=None):
+    """Extract a subject's regions and write them, with what was read, to ``target``."""
     log = extraction.ReadLog()
     result = extraction.extract_subject(
         layout, design, subject, regions, nsd_ids, log=log, progress=progress
     )
-    save(Path(staging_dir or cache_dir) / path.name, result, reads=log.summary())
+    save(target, result, reads=log.summary())
     return result
 
 
@@ -173,7 +179,6 @@ def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None):
             bytes_read=log.bytes_read,
         )
 
-    extract_subject_cached(
-        layout, design, subject, regions, ids, cache_dir, staging_dir=staging_dir, progress=beat
-    )
-    return Path(staging_dir or cache_dir) / path.name
+    target = Path(staging_dir or cache_dir) / path.name
+    extract_and_save(layout, design, subject, regions, ids, target, progress=beat)
+    return target

@@ -7,10 +7,11 @@ not fit the betas or holds no voxel of a requested region) stops the run with an
 folder is created. A problem with the *values* (NaN or Inf, a wrong coordinate value, wrong
 numbers) is what the reports exist to find: it is left to them and shows as a failed check.
 
-Everything here stays cheap on a real NSD drive: HDF5 betas are opened for their header
-only (shape and dtype), netCDF assemblies are opened lazily for their dims and coordinate
-names (no values are read), and only the small files (ROI volumes, the design, the split
-CSV, score JSON) are read whole, through the readers the reports use.
+Every file the reports read whole is read whole here (ROI and ncsnr volumes with their gzip
+streams checked to the end, the design, the split CSV, score JSON, every netCDF value), so
+a file that cannot be read stops the run before any notebook; the betas are opened for
+their header only (shape and dtype): the extraction pass reads their chunks. Run through
+:func:`check_inputs_watched`, no file can make it hang.
 """
 
 from __future__ import annotations
@@ -56,14 +57,15 @@ def check_inputs(layout, subjects, regions):
     design = expdesign.load_expdesign(layout.expdesign())
     watched.heartbeat(layout.split_csv())
     images = sessions.split_images(layout.split_csv())
-    for subject in sorted(set(assembly_subjects(layout)) | set(subjects)):
+    others = sorted(set(assembly_subjects(layout)) - set(subjects))
+    for subject in sorted({*others, *subjects}):
         sessions.check_needed_sessions(layout, design, subject, images)
     for split in SPLITS:
         check_brainscore_assembly(layout, split)
     for region in regions:
         check_region_assembly(layout, region)
         check_benchmark(layout, region)
-    for subject in sorted(set(assembly_subjects(layout)) - set(subjects)):
+    for subject in others:
         # the layout report counts the sessions and trials of every subject of the assemblies
         numbers = sessions.check_session_numbers(layout, subject)
         n_trials = raw.betas_shape(layout.betas(subject, numbers[0]))[0]

@@ -232,8 +232,8 @@ def read_voxels(path, coords, *, digest=None):
     coords : (n_voxels, 3) int array
         Voxel indexes along the HDF5 spatial axes.
     digest : hashlib hash or None
-        Updated with the bytes read: the voxels' chunks in file order (NSD's per-voxel
-        chunks), else the bounding box as stored.
+        Updated with the bytes read: each voxel's chunk in the order of ``coords`` (NSD's
+        per-voxel chunks), else the bounding box as stored.
 
     Returns
     -------

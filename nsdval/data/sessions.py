@@ -72,9 +72,7 @@ def check_needed_sessions(layout, design, subject, images):
     (:data:`NSD_SESSIONS`): its ncsnr, which the assemblies' ``nc_testset`` comes from, is
     computed over all of them.
     """
-    sessions = layout.sessions(subject)
-    if not sessions:
-        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
+    sessions = session_files(layout, subject)
     trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
     for session, count in needed_sessions(design, subject, images, trials).items():
         if session not in sessions:
@@ -110,12 +108,18 @@ def check_session_numbers(layout, subject):
     list of int
         The session numbers.
     """
-    sessions = layout.sessions(subject)
-    if not sessions:
-        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
+    sessions = session_files(layout, subject)
     for expected, found in enumerate(sessions, 1):
         if found != expected:
             listed = f"{len(sessions)} session files, numbered up to {sessions[-1]}"
             what = f"betas session {expected} of {subject_label(subject)} ({listed})"
             raise MissingInputError(layout.betas(subject, expected), what)
+    return sessions
+
+
+def session_files(layout, subject):
+    """A subject's session numbers on disk; raise naming its folder when there is none."""
+    sessions = layout.sessions(subject)
+    if not sessions:
+        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
     return sessions

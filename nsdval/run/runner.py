@@ -341,9 +341,9 @@ def extract_subjects(layout, subjects, *, config, cache_dir, executor=None, on_p
     The extractions are written to a staging folder beside OUT and moved into
     ``cache_dir`` only when every subject could be read, so an unreadable input leaves OUT
     as it was. With ``config.cache`` off the pass still runs (no report may run on data
-    that could not be read) and its result is dropped. On this machine each subject is
-    read in a watched child process (:mod:`nsdval.data.watched`); on a dask cluster, by the
-    workers. ``executor`` defaults to the one ``config`` asks for.
+    that could not be read) and its result is dropped. With the local executor (or none)
+    each subject is read in a watched child process (:mod:`nsdval.data.watched`); with a
+    dask executor, by the cluster's workers.
 
     Raises
     ------
@@ -406,12 +406,11 @@ def _extract_subject(subject, *, layout, regions, cache_dir, staging_dir):
     cache: its reports extract on their own and show the error, and the batch goes on.
     """
     try:
-        path = cache.prepare_subject(layout, subject, regions, cache_dir, staging_dir=staging_dir)
+        cache.prepare_subject(layout, subject, regions, cache_dir, staging_dir=staging_dir)
     except NsdvalError:
         raise
-    except Exception:
-        return None
-    return None if path is None else str(path)
+    except Exception:  # the subject's reports extract on their own and show the error
+        pass
 
 
 def existing_folder(path):
