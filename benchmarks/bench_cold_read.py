@@ -55,9 +55,9 @@ from common import (
 )
 
 from nsdval.analysis import extraction
-from nsdval.data import raw
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import detect_layout
+from nsdval.data.spaces import open_space
 
 REGIONS = ("V1", "V2", "V4", "IT")
 SEED_REGION = "V4"
@@ -316,12 +316,13 @@ def main():
         others = [path for path in files if path not in betas]
         check_mincore(max(others, key=lambda p: p.stat().st_size))
         design = load_expdesign(layout.expdesign())
-        ids = extraction.reference_images(layout, design, [1])
+        space = open_space(layout)
+        ids = extraction.reference_images(space, design, [1])
         if ids.size == 0:
             raise SystemExit("no image is shown three times within the sessions")
         with h5py.File(betas[0], "r") as f:
             shape, chunks = f["betas"].shape, f["betas"].chunks
-        coords = {r: np.argwhere(raw.region_mask(layout, 1, r)) for r in REGIONS}
+        coords = {r: space.region_units(1, r) for r in REGIONS}
         every = np.concatenate(list(coords.values()))
         sizes = [path.stat().st_size for path in betas]
         n_sessions = len(betas)
@@ -335,7 +336,7 @@ def main():
 
         # nsdval, cold then warm
         log = extraction.ReadLog()
-        args_ = (layout, design, 1, REGIONS, ids)
+        args_ = (space, design, 1, REGIONS, ids)
         ours_cold, result = cold(files, extraction.extract_subject, *args_, log=log)
         pages = [resident_pages(path) for path in betas]
         ours_read = sum(page_bytes(p, s) for p, s in zip(pages, sizes, strict=True))

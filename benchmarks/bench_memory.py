@@ -34,17 +34,18 @@ def child(kind, root, fixed_root):
     from nsdval.analysis import cache, extraction
     from nsdval.data.expdesign import load_expdesign
     from nsdval.data.layout import detect_layout
+    from nsdval.data.spaces import open_space
 
-    layout = detect_layout(root)
-    design = load_expdesign(layout.expdesign())
-    id_source = detect_layout(fixed_root) if fixed_root else layout
+    space = open_space(detect_layout(root))
+    design = load_expdesign(space.layout.expdesign())
+    id_source = open_space(detect_layout(fixed_root)) if fixed_root else space
     ids = extraction.reference_images(id_source, design, [1])
     start = time.perf_counter()
     if kind == "nsdval":
-        extraction.extract_subject(layout, design, 1, REGIONS, ids)
+        extraction.extract_subject(space, design, 1, REGIONS, ids)
     elif kind == "cached":
         with tempfile.TemporaryDirectory() as cache_dir:
-            cache.extract_subject_cached(layout, design, 1, REGIONS, ids, cache_dir)
+            cache.extract_subject_cached(space, design, 1, REGIONS, ids, cache_dir)
     elif kind == "seed":
         seed_bypass(Path(root), 1, "V4", ids)
     seconds = time.perf_counter() - start

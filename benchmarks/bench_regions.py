@@ -33,22 +33,23 @@ from common import (
 from nsdval.analysis import extraction
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import detect_layout
+from nsdval.data.spaces import open_space
 
 REGIONS = ("V1", "V2", "V4", "IT")
 
 
 def nsdval_times(root, repeats):
     """Seconds of the four-region pass and of each single-region pass; the extractions."""
-    layout = detect_layout(root)
-    design = load_expdesign(layout.expdesign())
-    ids = extraction.reference_images(layout, design, [1])
+    space = open_space(detect_layout(root))
+    design = load_expdesign(space.layout.expdesign())
+    ids = extraction.reference_images(space, design, [1])
     times, result = {}, {}
     times["all"], result = best_of(
-        extraction.extract_subject, layout, design, 1, REGIONS, ids, repeats=repeats
+        extraction.extract_subject, space, design, 1, REGIONS, ids, repeats=repeats
     )
     for region in REGIONS:
         times[region], _ = best_of(
-            extraction.extract_region, layout, design, 1, region, ids, repeats=repeats
+            extraction.extract_region, space, design, 1, region, ids, repeats=repeats
         )
     return times, result, ids
 

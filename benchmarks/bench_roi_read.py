@@ -7,7 +7,7 @@ contiguous), then times per layout, on the same ROI and with the file in page ca
 - the seed's ``f["betas"][:]``, then ``/ 300`` and the mask (the baseline);
 - an h5py bounding-box hyperslab of the ROI, then the mask;
 - one ``read_direct_chunk`` per voxel (per-voxel chunks only);
-- ``nsdval.data.raw.read_psc`` (nsdval's chunk-aware reader).
+- ``nsdval.data.volume.betas.read_psc`` (nsdval's chunk-aware reader).
 
 Every method must return the seed's values exactly. The ratios printed are seed / nsdval
 and nsdval / best other method (1.0 = as fast as the best).
@@ -25,7 +25,8 @@ import h5py
 import numpy as np
 from common import best_of, header, parse_args, row
 
-from nsdval.data import raw
+from nsdval.data.volume import betas as volume_betas
+from nsdval.data.volume import rois
 
 SHAPE = (83, 104, 81)  # subj01, HDF5 order
 LAYOUTS = {
@@ -78,12 +79,12 @@ def direct_chunk_read(path, mask):
 
 def measure_layout(name, path, mask, repeats):
     """Time every method on one layout; return {method: seconds}."""
-    coords = raw.voxel_coordinates(mask)
+    coords = rois.voxel_coordinates(mask)
     methods = {"h5py bounding box": box_read}
     if name.startswith("per-voxel"):
         methods["read_direct_chunk per voxel"] = direct_chunk_read
     seed_time, expected = best_of(seed_read, path, mask, repeats=repeats, budget=30)
-    ours_time, got = best_of(raw.read_psc, path, coords, repeats=repeats)
+    ours_time, got = best_of(volume_betas.read_psc, path, coords, repeats=repeats)
     assert np.array_equal(got, expected), f"{name}: nsdval differs from the seed's read"
     times = {"seed betas[:]": seed_time, "nsdval": ours_time}
     for label, func in methods.items():

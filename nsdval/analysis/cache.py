@@ -22,36 +22,33 @@ from nsdval.data import preflight, watched
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.fingerprint import file_fingerprint
 from nsdval.data.layout import subject_label
+from nsdval.data.spaces import open_space
 
 FORMAT = 2
 FIELDS = ("coords", "trials", "betas", "session_z", "ncsnr")
 
 
-def subject_inputs(layout, subject):
-    """Every file a subject's extraction reads."""
-    files = [layout.expdesign()]
-    files += [layout.betas(subject, s) for s in layout.sessions(subject)]
-    roi_dir = layout.roi_dir(subject)
-    files += sorted(p for p in roi_dir.iterdir() if p.name.endswith(".nii.gz"))
-    return files
+def subject_inputs(space, subject):
+    """Every file a subject's extraction reads: the design and the space's raw files."""
+    return [space.layout.expdesign(), *space.subject_inputs(subject)]
 
 
-def cache_key(layout, subject, nsd_ids):
+def cache_key(space, subject, nsd_ids):
     """Hex key of a subject's extraction inputs."""
     digest = hashlib.sha256()
     parts = [
         nsdval.__version__,
         str(FORMAT),
-        *map(file_fingerprint, subject_inputs(layout, subject)),
+        *map(file_fingerprint, subject_inputs(space, subject)),
     ]
     parts.append(",".join(str(int(i)) for i in np.sort(np.asarray(nsd_ids))))
     digest.update("\n".join(parts).encode())
     return digest.hexdigest()[:32]
 
 
-def cache_file(cache_dir, layout, subject, nsd_ids):
+def cache_file(cache_dir, space, subject, nsd_ids):
     """Where a subject's extraction is cached."""
-    return Path(cache_dir) / f"{subject_label(subject)}-{cache_key(layout, subject, nsd_ids)}.npz"
+    return Path(cache_dir) / f"{subject_label(subject)}-{cache_key(space, subject, nsd_ids)}.npz"
 
 
 def save(path, extractions, reads=None):
@@ -110,48 +107,51 @@ def holds_regions(path, regions):
 
 
 def extract_subject_cached(
-    layout, design, subject, regions, nsd_ids, cache_dir, *, staging_dir=None, progress=None
+    space, design, subject, regions, nsd_ids, cache_dir, *, staging_dir=None, progress=None
 ):
     """Extract several regions of a subject, from the cache when it holds them all.
 
     A new extraction is written to ``cache_dir``, or to ``staging_dir`` when given (the
     runner moves it into the cache once every subject could be read).
     """
-    path = cache_file(cache_dir, layout, subject, nsd_ids)
+    path = cache_file(cache_dir, space, subject, nsd_ids)
     if holds_regions(path, regions):
         return {region: load(path, region) for region in regions}
     target = Path(staging_dir or cache_dir) / path.name
-    return extract_and_save(layout, design, subject, regions, nsd_ids, target, progress=progress)
+    return extract_and_save(space, design, subject, regions, nsd_ids, target, progress=progress)
 
 
-def extract_and_save(layout, design, subject, regions, nsd_ids, target, *, progress=None):
+def extract_and_save(space, design, subject, regions, nsd_ids, target, *, progress=None):
     """Extract a subject's regions and write them, with what was read, to ``target``."""
     log = extraction.ReadLog()
     result = extraction.extract_subject(
-        layout, design, subject, regions, nsd_ids, log=log, progress=progress
+        space, design, subject, regions, nsd_ids, log=log, progress=progress
     )
     save(target, result, reads=log.summary())
     return result
 
 
-def region_extraction(layout, design, subject, region, nsd_ids, cache_dir=None):
+def region_extraction(space, design, subject, region, nsd_ids, cache_dir=None):
     """One subject's region: from the cache when present, else extracted now (not cached)."""
     if cache_dir:
-        path = cache_file(cache_dir, layout, subject, nsd_ids)
+        path = cache_file(cache_dir, space, subject, nsd_ids)
         if path.is_file():
             found = load(path, region)
             if found is not None:
                 return found
-    return extraction.extract_region(layout, design, subject, region, nsd_ids)
+    return extraction.extract_region(space, design, subject, region, nsd_ids)
 
 
-def reference_ids(layout, design):
+def reference_ids(space, design):
     """The images the reports ask for: shared and shown three times to every subject."""
-    return extraction.reference_images(layout, design, preflight.assembly_subjects(layout))
+    subjects = preflight.assembly_subjects(space.layout)
+    return extraction.reference_images(space, design, subjects)
 
 
 def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None):
     """Extract one subject's regions for the reports, unless the cache holds them already.
+
+    ``layout`` is the tree; its raw files are read through its data space.
 
     Returns
     -------
@@ -164,9 +164,10 @@ def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None):
     InputError
         A file the extraction needs cannot be read.
     """
+    space = open_space(layout)
     design = load_expdesign(layout.expdesign())
-    ids = reference_ids(layout, design)
-    path = cache_file(cache_dir, layout, subject, ids)
+    ids = reference_ids(space, design)
+    path = cache_file(cache_dir, space, subject, ids)
     if holds_regions(path, regions):
         return None
 
@@ -180,5 +181,5 @@ def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None):
         )
 
     target = Path(staging_dir or cache_dir) / path.name
-    extract_and_save(layout, design, subject, regions, ids, target, progress=beat)
+    extract_and_save(space, design, subject, regions, ids, target, progress=beat)
     return target

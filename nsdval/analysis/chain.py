@@ -2,7 +2,9 @@
 
 The chain that produced the Brain-Score NSD assemblies::
 
-    int16 / 300 -> z-score each voxel over the trials of its session (std 0 -> 1)
+    stored betas -> percent signal change (the data space's scaling: int16 / 300 in the
+    volume, :meth:`~nsdval.data.space.DataSpace.psc`)
+    -> z-score each voxel over the trials of its session (std 0 -> 1)
     -> the repetitions of each image, chronological -> their mean
     -> z-score each voxel over all images (population std, std 0 -> 1) -> train / test
 
@@ -13,9 +15,6 @@ Everything is computed in float64; no function does I/O or modifies its inputs.
 from __future__ import annotations
 
 import numpy as np
-
-# stage 1 of the chain is the format's own scaling (int16 = percent signal change x 300)
-from nsdval.data.raw import PSC_SCALE, psc_from_int16  # noqa: F401
 
 N_TEST_TRIALS = 3
 

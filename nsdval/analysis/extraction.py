@@ -1,15 +1,16 @@
-"""The raw-data bypass: rebuild one subject's region from the HDF5 betas.
+"""The raw-data bypass: rebuild one subject's region from the raw betas.
 
-Streams the subject's sessions one at a time, reads only the region's voxels, z-scores
+Everything is read through the tree's :class:`~nsdval.data.space.DataSpace`. Streams the
+subject's sessions one at a time, reads only the region's units, z-scores
 each session and keeps the repetitions of the requested images, raw and z-scored. Along
 the way it accumulates NSD's noise-ceiling SNR over every image shown exactly three
 times. Only the current session is held in memory as float.
 
-When the betas are chunked per voxel, as NSD ships them, the voxels are taken in blocks,
+When the space reads units separately (NSD's per-voxel chunks), the units are taken in blocks,
 each streamed through every session: every chunk is still read once, and the working
 memory (one session's values and the noise-ceiling running sums of the block) stays
 within :data:`BLOCK_BYTES` however many sessions and images are open. Other storage
-layouts are read in one block, since each block would read the whole volume again.
+is read in one block, since each block would read the whole session again.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import numpy as np
 
 from nsdval.analysis import chain
 from nsdval.analysis import noise as noise_module
-from nsdval.data import expdesign, raw
-from nsdval.errors import InputError
+from nsdval.data import expdesign
 
 BLOCK_BYTES = 32 * 2**20
 """Working memory of one voxel block: running sums and one session's arrays."""
@@ -39,12 +39,13 @@ class RegionExtraction:
     ----------
     nsd_ids : (n_images,) int64 array
         0-based NSD ids of the images, sorted.
-    coords : (n_voxels, 3) int64 array
-        Voxel indexes along the HDF5 spatial axes, argwhere order.
+    coords : (n_voxels, n_unit_coords) int64 array
+        The units' coordinates (:meth:`~nsdval.data.space.DataSpace.region_units`).
     trials : (n_images, n_repetitions) int64 array
         Global trial index of each repetition.
-    betas : (n_repetitions, n_images, n_voxels) int16 array
-        The raw betas of each repetition as stored (percent signal change x 300).
+    betas : (n_repetitions, n_images, n_voxels) array
+        The raw betas of each repetition as stored (int16 percent signal change x 300 in
+        the volume).
     session_z : (n_repetitions, n_images, n_voxels) float32 array
         The same values z-scored within their session (computed in float64, stored in
         float32 as the assemblies are).
@@ -91,16 +92,13 @@ class ReadLog:
         return out
 
 
-def _stream_sessions(layout, subject, sessions, shape, coords, log):
-    """Yield (first global trial, (n_trials, n_voxels) int16 betas) for each session."""
+def _stream_sessions(space, subject, sessions, units, log):
+    """Yield (first global trial, (n_trials, n_units) stored betas) for each session."""
+    n_trials = space.trials_per_session(subject)
     for index, session in enumerate(sessions):
-        path = layout.betas(subject, session)
-        found = raw.betas_shape(path)
-        if found != shape:
-            raise InputError(path, f"/betas shape {found} differs from session 1's {shape}")
-        betas = raw.read_voxels(path, coords, digest=log.digest(path))
+        betas = space.read_stored(subject, session, units, digest_for=log.digest)
         log.bytes_read += betas.nbytes
-        yield index * shape[0], betas
+        yield index * n_trials, betas
 
 
 def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
@@ -142,25 +140,13 @@ def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
     return [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def region_coordinates(layout, subject, regions, spatial_shape, betas_path):
-    """Voxel coordinates of each region, checked against the betas volume."""
-    out = {}
-    for region in regions:
-        mask = raw.region_mask(layout, subject, region)
-        raw.check_mask_matches(mask, betas_path, spatial_shape, subject)
-        out[region] = raw.voxel_coordinates(mask)
-        if out[region].size == 0:
-            raise InputError(layout.roi_dir(subject), f"no voxel of region {region}")
-    return out
-
-
-def extract_subject(layout, design, subject, regions, nsd_ids, *, log=None, progress=None):
+def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progress=None):
     """Rebuild several regions of one subject in a single pass over its sessions.
 
     Parameters
     ----------
-    layout : NsdLayout
-        The tree.
+    space : DataSpace
+        The tree's raw files.
     design : ExpDesign
         The experimental design.
     subject : int
@@ -185,30 +171,29 @@ def extract_subject(layout, design, subject, regions, nsd_ids, *, log=None, prog
         A session file, its chunk index or a chunk the regions need cannot be read.
     """
     nsd_ids = np.sort(np.asarray(nsd_ids, dtype=np.int64))
-    sessions = layout.sessions(subject)
-    first_file = layout.betas(subject, sessions[0])
-    shape = raw.betas_shape(first_file)
-    coords = region_coordinates(layout, subject, regions, shape[1:], first_file)
+    sessions = space.sessions(subject)
+    n_trials = space.trials_per_session(subject)
+    coords = {region: space.region_units(subject, region) for region in regions}
     bounds = np.cumsum([0] + [len(c) for c in coords.values()])
     every = np.concatenate(list(coords.values()))
-    table = expdesign.trial_table(design, subject, len(sessions), shape[0])
+    table = expdesign.trial_table(design, subject, len(sessions), n_trials)
     trials = expdesign.repetition_trials(table, nsd_ids)
-    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=np.int16)
+    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=space.stored_dtype)
     z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
     ncsnr = np.empty(len(every))
     plan = noise_module.slot_plan(table)
-    chunked = raw.betas_voxel_chunked(first_file)
+    chunked = space.reads_units_separately(subject)
     log = ReadLog() if log is None else log
-    blocks = voxel_blocks(len(every), plan[2], shape[0], chunked)
+    blocks = voxel_blocks(len(every), plan[2], n_trials, chunked)
     for step, block in enumerate(blocks):
         noise = noise_module.NoiseAccumulator(table, block.stop - block.start, plan)
-        stream = _stream_sessions(layout, subject, sessions, shape, every[block], log)
+        stream = _stream_sessions(space, subject, sessions, every[block], log)
         for index, (first, betas) in enumerate(stream, 1):
             if progress is not None:
                 progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
-            z = chain.session_zscore(chain.psc_from_int16(betas))
+            z = chain.session_zscore(space.psc(betas))
             noise.add(first, z)
-            image, rep = np.nonzero((trials >= first) & (trials < first + shape[0]))
+            image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
             raw_reps[rep, image, block] = betas[trials[image, rep] - first]
             z_reps[rep, image, block] = z[trials[image, rep] - first]
         ncsnr[block] = chain.ncsnr_from_noise_variance(noise.noise_variance())
@@ -226,18 +211,18 @@ def extract_subject(layout, design, subject, regions, nsd_ids, *, log=None, prog
     }
 
 
-def extract_region(layout, design, subject, region, nsd_ids):
+def extract_region(space, design, subject, region, nsd_ids):
     """Rebuild one subject's region from raw betas (see :func:`extract_subject`)."""
-    return extract_subject(layout, design, subject, [region], nsd_ids)[region]
+    return extract_subject(space, design, subject, [region], nsd_ids)[region]
 
 
-def reference_images(layout, design, subjects):
+def reference_images(space, design, subjects):
     """The images every subject saw three times within its own sessions (sorted NSD ids).
 
     Parameters
     ----------
-    layout : NsdLayout
-        The tree; session counts and trials per session come from its files.
+    space : DataSpace
+        The tree's raw files; session counts and trials per session come from them.
     design : ExpDesign
         The experimental design.
     subjects : sequence of int
@@ -245,7 +230,6 @@ def reference_images(layout, design, subjects):
     """
     tables = []
     for subject in subjects:
-        sessions = layout.sessions(subject)
-        n_trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
-        tables.append(expdesign.trial_table(design, subject, len(sessions), n_trials))
+        n_sessions, n_trials = len(space.sessions(subject)), space.trials_per_session(subject)
+        tables.append(expdesign.trial_table(design, subject, n_sessions, n_trials))
     return expdesign.shared_repeated_images(tables)

@@ -8,53 +8,21 @@ one subject and region:
 - ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.analysis.extraction`, NSD's formula over
   every image shown three times);
 - the assembly's ``nc_testset`` coordinate;
-- NSD's own ``ncsnr.nii.gz`` in the betas folder, when the tree has it (NIfTI (X, Y, Z),
-  NaN outside the brain; ``get_fdata().T`` aligns it with the voxel coordinates).
+- NSD's own ncsnr file beside the betas, when the tree has it (read through the tree's
+  :class:`~nsdval.data.space.DataSpace`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nsdval.analysis import chain, checks
-from nsdval.errors import InputError
 
 SECTION = "2. Raw HDF5 bypass"
 NC_THRESHOLD = 30.0
-
-
-def read_ncsnr_volume(path, coords):
-    """NSD's ncsnr at the given voxels of a ``ncsnr.nii.gz`` volume.
-
-    Parameters
-    ----------
-    path : str or Path
-        The NIfTI file, shape (X, Y, Z).
-    coords : (n_voxels, 3) int array
-        Voxel coordinates on the HDF5 spatial axes (Z, Y, X), as ``voxel_x``,
-        ``voxel_y``, ``voxel_z`` of the assemblies.
-
-    Returns
-    -------
-    (n_voxels,) float64 array
-    """
-    import nibabel as nib
-
-    path = Path(path)
-    try:
-        volume = np.asarray(nib.load(path).get_fdata(dtype=np.float64)).T
-    except Exception as exc:  # nibabel raises several types for unreadable files
-        raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
-    coords = np.asarray(coords, dtype=np.int64).reshape(-1, 3)
-    if volume.ndim != 3:
-        raise InputError(path, f"expected a 3-D volume, got shape {volume.shape[::-1]}")
-    if coords.size and (np.any(coords < 0) or np.any(coords.max(axis=0) >= volume.shape)):
-        raise InputError(path, f"voxel coordinates fall outside the volume {volume.shape[::-1]}")
-    return volume[coords[:, 0], coords[:, 1], coords[:, 2]]
 
 
 @dataclass(frozen=True)
@@ -83,15 +51,16 @@ class NoiseCeiling:
     volume_path: str
 
 
-def compare_noise_ceilings(layout, subject, *, coords, ncsnr, assembly_nc):
+def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
     """Collect the three noise ceilings of one subject's region.
 
     Parameters
     ----------
-    layout : NsdLayout
+    space : DataSpace
+        The tree's raw files.
     subject : int
-    coords : (n_voxels, 3) int array
-        The ROI's voxels (HDF5 axes), in the order of ``ncsnr``.
+    coords : (n_voxels, n_unit_coords) int array
+        The region's units, in the order of ``ncsnr``.
     ncsnr : (n_voxels,) float array
         Recomputed from the raw betas.
     assembly_nc : (n_neuroids,) float array
@@ -104,8 +73,8 @@ def compare_noise_ceilings(layout, subject, *, coords, ncsnr, assembly_nc):
     """
     ncsnr = np.asarray(ncsnr, dtype=np.float64)
     assembly_nc = np.asarray(assembly_nc, dtype=np.float64)
-    path = layout.ncsnr(subject)
-    volume_ncsnr = read_ncsnr_volume(path, coords) if path.is_file() else None
+    path = space.ncsnr_path(subject)
+    volume_ncsnr = space.read_ncsnr(subject, coords)
     return NoiseCeiling(
         recomputed=chain.noise_ceiling_percent(ncsnr),
         assembly=assembly_nc if assembly_nc.shape == ncsnr.shape else np.zeros(0),

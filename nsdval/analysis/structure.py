@@ -16,6 +16,7 @@ from nsdval.analysis import chain, checks, extraction
 from nsdval.data import assemblies
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import REGIONS, detect_layout
+from nsdval.data.spaces import open_space
 
 SHAPES = "1. Shapes and dims"
 ORDER = "2. Neuroid order"
@@ -26,7 +27,6 @@ REGION_ASSEMBLIES = "6. Region assemblies"
 BENCHMARK = "7. Benchmark per region"
 
 NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
-VOXEL_COORDS = ("voxel_x", "voxel_y", "voxel_z")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class RunInputs:
     """The run-wide inputs of the layout report, loaded once."""
 
     layout: object
+    space: object
     design: object
     train: object
     test: object
@@ -46,17 +47,19 @@ def load_run_inputs(*, nsd_root, variant, regions, **overrides):
     """Load the tree's design, split, Brain-Score and region assemblies."""
     overrides = {key: value for key, value in overrides.items() if value}
     layout = detect_layout(nsd_root, variant, **overrides)
+    space = open_space(layout)
     design = load_expdesign(layout.expdesign())
-    train = assemblies.load_brainscore_assembly(layout, "train")
-    test = assemblies.load_brainscore_assembly(layout, "test")
+    train = assemblies.load_brainscore_assembly(layout, "train", space.unit_coords)
+    test = assemblies.load_brainscore_assembly(layout, "test", space.unit_coords)
     return RunInputs(
         layout=layout,
+        space=space,
         design=design,
         train=train,
         test=test,
         split_table=assemblies.load_split(layout.split_csv()),
         reference_ids=extraction.reference_images(
-            layout, design, assemblies.assembly_subjects(train)
+            space, design, assemblies.assembly_subjects(train)
         ),
         region_assemblies={r: assemblies.load_region_assembly(layout, r) for r in regions},
     )
@@ -181,8 +184,11 @@ def expected_neuroid_ids(subjects, regions):
     )
 
 
-def identifier_checks(train, test):
-    """Neuroid ids well formed and unique; train and test share the neuroid order."""
+def identifier_checks(train, test, unit_coords):
+    """Neuroid ids well formed and unique; train and test share the neuroid order.
+
+    ``unit_coords`` are the space's coordinates of a neuroid's unit (``voxel_x``, ...).
+    """
     ids = np.asarray(train["neuroid_id"].values).astype(str)
     expected = expected_neuroid_ids(
         np.asarray(train["subject"].values).astype(str),
@@ -190,7 +196,7 @@ def identifier_checks(train, test):
     )
     same = [
         c
-        for c in assemblies.BRAINSCORE_NEUROID_COORDS
+        for c in (*assemblies.BRAINSCORE_NEUROID_COORDS, *unit_coords)
         if not np.array_equal(np.asarray(train[c].values), np.asarray(test[c].values))
     ]
     return [
@@ -374,10 +380,13 @@ def finite_check(values, *, section, name):
     )
 
 
-def region_assembly_checks(region_asm, train, region, reference_ids):
-    """Region assembly: same images as the design, same voxels as the Brain-Score region."""
+def region_assembly_checks(region_asm, train, region, reference_ids, unit_coords):
+    """Region assembly: same images as the design, same units as the Brain-Score region.
+
+    ``unit_coords`` are the space's coordinates of a neuroid's unit (``voxel_x``, ...).
+    """
     block = train.isel(neuroid=np.flatnonzero(assemblies.neuroid_mask(train, region=region)))
-    coords = [c for c in ("subject", *VOXEL_COORDS) if c in region_asm.coords]
+    coords = [c for c in ("subject", *unit_coords) if c in region_asm.coords]
     expected = np.column_stack([np.asarray(block[c].values).astype(str) for c in coords])
     actual = np.column_stack([np.asarray(region_asm[c].values).astype(str) for c in coords])
     return [

@@ -16,6 +16,7 @@ from nsdval.analysis import cache, chain, checks, extraction
 from nsdval.data import assemblies
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import detect_layout, subject_label
+from nsdval.data.spaces import open_space
 
 SECTION_1 = "1. Region assembly -> Brain-Score"
 SECTION_2 = "2. Raw HDF5 bypass"
@@ -29,6 +30,8 @@ class SubjectRegion:
     Attributes
     ----------
     layout : NsdLayout
+    space : DataSpace
+        The tree's raw files.
     design : ExpDesign
     subject : int
     label : str
@@ -43,6 +46,7 @@ class SubjectRegion:
     """
 
     layout: object
+    space: object
     design: object
     subject: int
     label: str
@@ -56,19 +60,21 @@ class SubjectRegion:
 def load_subject_region(*, nsd_root, subject, region, variant, **overrides):
     """Load the tree, design and assembly blocks of one subject and region."""
     layout = detect_layout(nsd_root, variant, **_folder_overrides(overrides))
+    space = open_space(layout)
     design = load_expdesign(layout.expdesign())
     label = subject_label(subject)
     region_asm = assemblies.load_region_assembly(layout, region)
-    train = assemblies.load_brainscore_assembly(layout, "train")
-    test = assemblies.load_brainscore_assembly(layout, "test")
+    train = assemblies.load_brainscore_assembly(layout, "train", space.unit_coords)
+    test = assemblies.load_brainscore_assembly(layout, "test", space.unit_coords)
     return SubjectRegion(
         layout=layout,
+        space=space,
         design=design,
         subject=int(subject),
         label=label,
         region=region,
         reference_ids=extraction.reference_images(
-            layout, design, assemblies.assembly_subjects(train)
+            space, design, assemblies.assembly_subjects(train)
         ),
         region_block=_block(region_asm, label, None),
         train_block=_block(train, label, region),
@@ -180,9 +186,9 @@ class Bypass:
 
 
 def run_bypass(sr, cache_dir=""):
-    """Rebuild this subject's region from the raw HDF5 betas (or the run's extraction cache)."""
+    """Rebuild this subject's region from the raw betas (or the run's extraction cache)."""
     ext = cache.region_extraction(
-        sr.layout, sr.design, sr.subject, sr.region, sr.reference_ids, cache_dir or None
+        sr.space, sr.design, sr.subject, sr.region, sr.reference_ids, cache_dir or None
     )
     averaged = chain.mean_over_repetitions(ext.session_z)
     global_z, reps_z = chain.global_zscore(averaged, ext.session_z)
@@ -197,7 +203,7 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
     train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
     train_rows = assemblies.row_positions(train_ids, ext.nsd_ids)
     test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
-    voxels = np.column_stack([sr.train_block[c].values for c in ("voxel_x", "voxel_y", "voxel_z")])
+    voxels = sr.space.assembly_units(sr.train_block)
     results = [
         checks.condition_check(
             section=SECTION_2,
@@ -294,13 +300,14 @@ def spot_check_table(sr, bp, *, n_checks, seed, tolerance):
     images = rng.choice(ext.nsd_ids.size, size=n_checks, replace=True)
     voxels = rng.choice(len(ext.coords), size=n_checks, replace=True)
     rows = [
-        _spot_row(ext, bp, i, v, train_ids, test_ids, train, test_mean, tolerance)
+        _spot_row(sr.space, bp, i, v, train_ids, test_ids, train, test_mean, tolerance)
         for i, v in zip(images, voxels, strict=True)
     ]
     return pd.DataFrame(rows)
 
 
-def _spot_row(ext, bp, image, voxel, train_ids, test_ids, train, test_mean, tolerance):
+def _spot_row(space, bp, image, voxel, train_ids, test_ids, train, test_mean, tolerance):
+    ext = bp.ext
     nsd_id = ext.nsd_ids[image]
     in_train = nsd_id in set(train_ids.tolist())
     ids, values = (train_ids, train) if in_train else (test_ids, test_mean)
@@ -309,9 +316,9 @@ def _spot_row(ext, bp, image, voxel, train_ids, test_ids, train, test_mean, tole
     reproduced = bp.global_z[image, voxel]
     diff = abs(reproduced - assembly)
     row = {"stimulus_id": f"nsd_{nsd_id:05d}", "split": "train" if in_train else "test mean"}
-    row["voxel"] = "({}, {}, {})".format(*ext.coords[voxel])
+    row["voxel"] = space.unit_label(ext.coords[voxel])
     for rep in range(ext.betas.shape[0]):
-        row[f"raw PSC r{rep}"] = float(chain.psc_from_int16(ext.betas[rep, image, voxel]))
+        row[f"raw PSC r{rep}"] = float(space.psc(ext.betas[rep, image, voxel]))
     for rep in range(ext.betas.shape[0]):
         row[f"session z r{rep}"] = float(ext.session_z[rep, image, voxel])
     row.update({"mean": bp.averaged[image, voxel], "global z": reproduced})

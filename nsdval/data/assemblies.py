@@ -18,7 +18,8 @@ import xarray as xr
 
 from nsdval.errors import InputError, MissingInputError
 
-NEUROID_COORDS = ("neuroid_id", "subject", "region", "voxel_x", "voxel_y", "voxel_z")
+NEUROID_COORDS = ("neuroid_id", "subject", "region")
+"""Neuroid coordinates of every space; the space adds those of its units (``unit_coords``)."""
 BRAINSCORE_NEUROID_COORDS = (*NEUROID_COORDS, "nc_testset")
 PRESENTATION_COORDS = ("stimulus_id", "nsd_id")
 SPLIT_COLUMNS = ("stimulus_id", "nsd_id", "split")
@@ -69,13 +70,17 @@ def load_region_assembly(layout, region):
     )
 
 
-def load_brainscore_assembly(layout, split):
-    """Brain-Score train or test assembly (presentation x neuroid x time_bin)."""
+def load_brainscore_assembly(layout, split, unit_coords=()):
+    """Brain-Score train or test assembly (presentation x neuroid x time_bin).
+
+    ``unit_coords`` (the space's, e.g. ``voxel_x``, ``voxel_y``, ``voxel_z``) must be there
+    too.
+    """
     presentation = (*PRESENTATION_COORDS, "repetition") if split == "test" else PRESENTATION_COORDS
     return load_dataarray(
         layout.brainscore_assembly(split),
         dims=("presentation", "neuroid", "time_bin"),
-        coords=(*presentation, *BRAINSCORE_NEUROID_COORDS),
+        coords=(*presentation, *BRAINSCORE_NEUROID_COORDS, *unit_coords),
         what=f"Brain-Score {split} assembly",
     )
 

@@ -7,24 +7,23 @@ not fit the betas or holds no voxel of a requested region) stops the run with an
 folder is created. A problem with the *values* (NaN or Inf, a wrong coordinate value, wrong
 numbers) is what the reports exist to find: it is left to them and shows as a failed check.
 
-Every file the reports read whole is read whole here (ROI and ncsnr volumes with their gzip
-streams checked to the end, the design, the split CSV, score JSON, every netCDF value), so
-a file that cannot be read stops the run before any notebook; the betas are opened for
-their header only (shape and dtype): the extraction pass reads their chunks. Run through
+Every file the reports read whole is read whole here (the design, the split CSV, score
+JSON, every netCDF value; a subject's raw files through its data space,
+:meth:`~nsdval.data.space.DataSpace.check_subject`: ROI and ncsnr volumes whole, betas
+headers only, since the extraction pass reads their chunks), so a file that cannot be read
+stops the run before any notebook. Run through
 :func:`check_inputs_watched`, no file can make it hang.
 """
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
 import xarray as xr
 
-from nsdval.data import assemblies, expdesign, raw, sessions, watched
+from nsdval.data import assemblies, expdesign, sessions, watched
 from nsdval.data.layout import DEFAULT_VARIANT, SPLITS, check_region, detect_layout, subject_label
+from nsdval.data.spaces import open_space
 from nsdval.errors import InputError, MissingInputError
 
 FOLDER_PARAMETERS = ("assemblies_dir", "brainscore_dir", "benchmark_dir")
@@ -57,9 +56,10 @@ def check_inputs(layout, subjects, regions):
     design = expdesign.load_expdesign(layout.expdesign())
     watched.heartbeat(layout.split_csv())
     images = sessions.split_images(layout.split_csv())
+    space = open_space(layout)
     others = sorted(set(assembly_subjects(layout)) - set(subjects))
     for subject in sorted({*others, *subjects}):
-        sessions.check_needed_sessions(layout, design, subject, images)
+        sessions.check_needed_sessions(space, design, subject, images)
     for split in SPLITS:
         check_brainscore_assembly(layout, split)
     for region in regions:
@@ -67,14 +67,11 @@ def check_inputs(layout, subjects, regions):
         check_benchmark(layout, region)
     for subject in others:
         # the layout report counts the sessions and trials of every subject of the assemblies
-        numbers = sessions.check_session_numbers(layout, subject)
-        n_trials = raw.betas_shape(layout.betas(subject, numbers[0]))[0]
-        check_design_covers(design, subject, len(numbers), n_trials)
+        numbers = sessions.check_session_numbers(space, subject)
+        check_design_covers(design, subject, len(numbers), space.trials_per_session(subject))
     for subject in subjects:
-        shape = check_betas(layout, subject)
-        check_design_covers(design, subject, len(layout.sessions(subject)), shape[0])
-        check_rois(layout, subject, regions, shape[1:])
-        check_ncsnr(layout, subject, shape[1:])
+        n_trials = space.check_subject(subject, regions)
+        check_design_covers(design, subject, len(space.sessions(subject)), n_trials)
 
 
 def check_inputs_watched(
@@ -128,27 +125,6 @@ def check_report_inputs(parameters):
     check_inputs_watched(layout, subjects, regions)
 
 
-def check_betas(layout, subject):
-    """Check every session header of a subject: readable, int16 4-D ``/betas``, one shape.
-
-    Returns
-    -------
-    tuple of int
-        The shape ``(trials, Z, Y, X)`` shared by every session.
-    """
-    numbers = sessions.check_session_numbers(layout, subject)
-    first = layout.betas(subject, numbers[0])
-    shape = raw.betas_shape(first)
-    for session in numbers[1:]:
-        path = layout.betas(subject, session)
-        found = raw.betas_shape(path)
-        if found != shape:
-            raise InputError(
-                path, f"/betas shape {found} differs from {first.name}'s {shape} (trials, Z, Y, X)"
-            )
-    return shape
-
-
 def check_design_covers(design, subject, n_sessions, trials_per_session):
     """Raise unless the design has a row for the subject and enough trials for its sessions."""
     if not 1 <= int(subject) <= design.n_subjects:
@@ -160,84 +136,6 @@ def check_design_covers(design, subject, n_sessions, trials_per_session):
             f"masterordering has {design.masterordering.size} trials, {subject_label(subject)}'s "
             f"{n_sessions} sessions x {trials_per_session} trials need {needed}",
         )
-
-
-def check_rois(layout, subject, regions, spatial_shape):
-    """Check that each region's ROI volumes fit the betas and hold voxels of the region.
-
-    Parameters
-    ----------
-    layout : NsdLayout
-    subject : int
-    regions : sequence of str
-    spatial_shape : tuple of int
-        ``(Z, Y, X)`` of the betas; ROI volumes are (X, Y, Z).
-    """
-    for region in regions:
-        paths = roi_paths(layout, subject, region)
-        for path in paths:
-            check_volume_fits(path, spatial_shape, "ROI volume")
-        if not raw.region_mask(layout, subject, region).any():
-            names = " / ".join(p.name for p in paths)
-            raise InputError(paths[0], f"no voxel of region {region} in {names}")
-
-
-def roi_paths(layout, subject, region):
-    """The NIfTI files that define a region of one subject."""
-    if region in raw.PRF_LABELS:
-        return [layout.roi(subject, "prf-visualrois")]
-    return raw.streams_paths(layout, subject)
-
-
-def check_volume_fits(path, spatial_shape, what):
-    """Raise unless a NIfTI volume exists, is readable and is the betas' volume reversed.
-
-    The data is read too (decompressed), not only the header.
-
-    Examples
-    --------
-    >>> check_volume_fits("/nonexistent.nii.gz", (2, 3, 4), "ROI volume")
-    Traceback (most recent call last):
-    ...
-    nsdval.errors.MissingInputError: /nonexistent.nii.gz: missing ROI volume
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(path, what)
-    watched.heartbeat(path)
-    try:
-        check_gzip_stream(path)
-        image = nib.load(path)
-        shape = tuple(int(n) for n in image.shape)
-        np.asarray(image.dataobj)  # the data too, not only the header
-    except Exception as exc:  # nibabel raises several types for unreadable files
-        raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
-    expected = tuple(int(n) for n in spatial_shape)[::-1]
-    if shape != expected:
-        raise InputError(
-            path,
-            f"{what} shape {shape} (X, Y, Z) does not match the betas' spatial shape "
-            f"{tuple(spatial_shape)} (Z, Y, X) reversed, {expected}",
-        )
-
-
-def check_gzip_stream(path, chunk=2**20):
-    """Read a ``.gz`` file to its end, so that its CRC and length are checked.
-
-    A damaged stream can decompress into plausible values up to the data nsdval uses; only
-    the check at the end of the stream tells.
-    """
-    if Path(path).suffix == ".gz":
-        with gzip.open(path, "rb") as stream:
-            while stream.read(chunk):
-                pass
-
-
-def check_ncsnr(layout, subject, spatial_shape):
-    """Check the optional ``ncsnr`` volume: when present it must fit the betas."""
-    path = layout.ncsnr(subject)
-    if path.is_file():
-        check_volume_fits(path, spatial_shape, "ncsnr volume")
 
 
 def check_dataarray(path, *, dims, coords, what):
@@ -282,7 +180,11 @@ def check_brainscore_assembly(layout, split):
     check_dataarray(
         layout.brainscore_assembly(split),
         dims=BRAINSCORE_DIMS,
-        coords=(*presentation, *assemblies.BRAINSCORE_NEUROID_COORDS),
+        coords=(
+            *presentation,
+            *assemblies.BRAINSCORE_NEUROID_COORDS,
+            *open_space(layout).unit_coords,
+        ),
         what=f"Brain-Score {split} assembly",
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nsdval.data import assemblies, expdesign, raw
+from nsdval.data import assemblies, expdesign
 from nsdval.data.layout import subject_label
 from nsdval.errors import InputError, MissingInputError
 
@@ -65,39 +65,39 @@ def needed_sessions(design, subject, images, trials_per_session):
     return dict(zip(sessions.tolist(), counts.tolist(), strict=True))
 
 
-def check_needed_sessions(layout, design, subject, images):
+def check_needed_sessions(space, design, subject, images):
     """Raise naming the first session file that holds trials of the images and is missing.
 
     With NSD's own design file, a subject must also have every session NSD holds for it
     (:data:`NSD_SESSIONS`): its ncsnr, which the assemblies' ``nc_testset`` comes from, is
     computed over all of them.
     """
-    sessions = session_files(layout, subject)
-    trials = raw.betas_shape(layout.betas(subject, sessions[0]))[0]
+    sessions = session_files(space, subject)
+    trials = space.trials_per_session(subject)
     for session, count in needed_sessions(design, subject, images, trials).items():
         if session not in sessions:
             raise MissingInputError(
-                layout.betas(subject, session),
+                space.session_paths(subject, session)[0],
                 f"betas session {session} of {subject_label(subject)}, which holds {count} "
                 f"trials of the {len(images)} images under validation",
             )
-    check_nsd_session_count(layout, design, subject, sessions)
+    check_nsd_session_count(space, design, subject, sessions)
 
 
-def check_nsd_session_count(layout, design, subject, sessions):
+def check_nsd_session_count(space, design, subject, sessions):
     """With NSD's own design file, raise naming the first of NSD's sessions that is missing."""
     shipped = (design.masterordering.size, *design.subjectim.shape) == NSD_DESIGN_SHAPE
     if shipped and 1 <= subject <= len(NSD_SESSIONS) and len(sessions) < NSD_SESSIONS[subject - 1]:
         n = NSD_SESSIONS[subject - 1]
         first = next(s for s in range(1, n + 1) if s not in sessions)
         raise MissingInputError(
-            layout.betas(subject, first),
+            space.session_paths(subject, first)[0],
             f"betas session {first} of {subject_label(subject)} (NSD holds {n} sessions for "
             f"it; its ncsnr, behind nc_testset, uses every one)",
         )
 
 
-def check_session_numbers(layout, subject):
+def check_session_numbers(space, subject):
     """Raise unless a subject's session files are numbered 1, 2, ..., N without a gap.
 
     The chain maps global trial ``t`` to session ``t // trials + 1``; a missing session
@@ -108,18 +108,21 @@ def check_session_numbers(layout, subject):
     list of int
         The session numbers.
     """
-    sessions = session_files(layout, subject)
+    sessions = session_files(space, subject)
     for expected, found in enumerate(sessions, 1):
         if found != expected:
             listed = f"{len(sessions)} session files, numbered up to {sessions[-1]}"
             what = f"betas session {expected} of {subject_label(subject)} ({listed})"
-            raise MissingInputError(layout.betas(subject, expected), what)
+            raise MissingInputError(space.session_paths(subject, expected)[0], what)
     return sessions
 
 
-def session_files(layout, subject):
-    """A subject's session numbers on disk; raise naming its folder when there is none."""
-    sessions = layout.sessions(subject)
+def session_files(space, subject):
+    """A subject's session numbers on disk; raise naming its folder when there is none.
+
+    ``space`` is the tree's :class:`~nsdval.data.space.DataSpace`.
+    """
+    sessions = space.sessions(subject)
     if not sessions:
-        raise MissingInputError(layout.subject_betas_dir(subject), "betas_sessionNN.hdf5 files")
+        raise MissingInputError(space.betas_dir(subject), space.sessions_described)
     return sessions

@@ -10,6 +10,9 @@ from nsdval.analysis import cache, extraction
 from nsdval.data import assemblies
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import REGIONS, detect_layout
+from nsdval.data.space import DataSpace
+from nsdval.data.spaces import open_space
+from nsdval.data.volume.space import VolumeSpace
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +22,9 @@ def inputs(tiny_tree):
     layout = detect_layout(tiny_tree)
     design = load_expdesign(layout.expdesign())
     train = assemblies.load_brainscore_assembly(layout, "train")
-    ids = extraction.reference_images(layout, design, assemblies.assembly_subjects(train))
-    return layout, design, ids
+    space = open_space(layout)
+    ids = extraction.reference_images(space, design, assemblies.assembly_subjects(train))
+    return space, design, ids
 
 
 def assert_same(a, b):
@@ -30,55 +34,53 @@ def assert_same(a, b):
 
 
 def test_one_pass_equals_region_by_region(inputs):
-    layout, design, ids = inputs
-    together = extraction.extract_subject(layout, design, 2, REGIONS, ids)
+    space, design, ids = inputs
+    together = extraction.extract_subject(space, design, 2, REGIONS, ids)
     for region in REGIONS:
-        assert_same(together[region], extraction.extract_region(layout, design, 2, region, ids))
+        assert_same(together[region], extraction.extract_region(space, design, 2, region, ids))
 
 
 def test_voxel_blocks_give_the_same_arrays(inputs, monkeypatch):
-    layout, design, ids = inputs
-    whole = extraction.extract_subject(layout, design, 1, REGIONS, ids)
+    space, design, ids = inputs
+    whole = extraction.extract_subject(space, design, 1, REGIONS, ids)
     monkeypatch.setattr(extraction, "BLOCK_BYTES", 1)  # blocks of two or three voxels
-    for region, ext in extraction.extract_subject(layout, design, 1, REGIONS, ids).items():
+    for region, ext in extraction.extract_subject(space, design, 1, REGIONS, ids).items():
         assert_same(ext, whole[region])
 
 
 def test_the_cache_serves_identical_arrays(inputs, tmp_path):
-    layout, design, ids = inputs
-    path = cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path)
+    space, design, ids = inputs
+    path = cache.prepare_subject(space.layout, 1, ("V1", "IT"), tmp_path)
     assert path.is_file()
-    assert cache.prepare_subject(layout, 1, ("V1", "IT"), tmp_path) is None  # cached: no work
-    made = extraction.extract_subject(layout, design, 1, ("V1", "IT"), ids)
+    assert cache.prepare_subject(space.layout, 1, ("V1", "IT"), tmp_path) is None  # cached
+    made = extraction.extract_subject(space, design, 1, ("V1", "IT"), ids)
     for region in ("V1", "IT"):
         assert_same(cache.load(path, region), made[region])
-        assert_same(
-            cache.region_extraction(layout, design, 1, region, ids, tmp_path), made[region]
-        )
+        assert_same(cache.region_extraction(space, design, 1, region, ids, tmp_path), made[region])
     assert cache.load(path, "V4") is None
 
 
 def test_a_touched_input_changes_the_key(inputs, tmp_path):
-    layout, _, ids = inputs
-    before = cache.cache_key(layout, 1, ids)
-    betas = layout.betas(1, 1)
+    space, _, ids = inputs
+    before = cache.cache_key(space, 1, ids)
+    betas = space.layout.betas(1, 1)
     stat = betas.stat()
     os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     try:
-        assert cache.cache_key(layout, 1, ids) != before
+        assert cache.cache_key(space, 1, ids) != before
     finally:
         os.utime(betas, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert cache.cache_key(layout, 1, ids) == before
-    assert cache.cache_key(layout, 1, ids[:-1]) != before
+    assert cache.cache_key(space, 1, ids) == before
+    assert cache.cache_key(space, 1, ids[:-1]) != before
 
 
 def test_session_z_is_float32_of_a_direct_float64_computation(inputs):
     import h5py
 
-    layout, design, ids = inputs
-    ext = extraction.extract_region(layout, design, 1, "V4", ids)
+    space, design, ids = inputs
+    ext = extraction.extract_region(space, design, 1, "V4", ids)
     assert ext.session_z.dtype == np.float32 and ext.betas.dtype == np.int16
-    with h5py.File(layout.betas(1, 1), "r") as f:
+    with h5py.File(space.layout.betas(1, 1), "r") as f:
         stored = f["betas"][:][:, ext.coords[:, 0], ext.coords[:, 1], ext.coords[:, 2]]
     values = stored.astype(np.float64) / 300
     std = values.std(axis=0)
@@ -89,3 +91,17 @@ def test_session_z_is_float32_of_a_direct_float64_computation(inputs):
     expected = z[ext.trials[image, rep]]
     np.testing.assert_allclose(ext.session_z[rep, image], expected, rtol=1e-6, atol=1e-6)
     assert not np.array_equal(ext.session_z[rep, image], expected)  # stored rounded
+
+
+def test_the_volume_space_implements_every_method_of_the_seam(inputs):
+    space = inputs[0]
+    assert isinstance(space, VolumeSpace) and isinstance(space, DataSpace)
+    assert not getattr(VolumeSpace, "__abstractmethods__", None)
+    units = space.region_units(1, "V4")
+    assert units.ndim == 2 and units.shape[1] == len(space.unit_coords) and len(units) > 0
+    stored = space.read_stored(1, space.sessions(1)[0], units[:3])
+    assert stored.dtype == space.stored_dtype
+    assert stored.shape == (space.trials_per_session(1), 3)
+    np.testing.assert_array_equal(space.psc(stored), stored.astype(np.float32) / np.float32(300))
+    assert space.check_subject(1, ["V4"]) == space.trials_per_session(1)
+    assert set(space.subject_inputs(1)) >= set(space.session_paths(1, 1))

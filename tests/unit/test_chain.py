@@ -54,9 +54,3 @@ def test_noise_ceiling_snr_matches_the_nsd_definition(rng):
     nc = chain.noise_ceiling_percent(expected)
     np.testing.assert_allclose(nc, 100 * expected**2 / (expected**2 + 1 / 3))
     assert expected[-1] == 0 and nc[-1] == 0  # noise variance above 1 -> no ceiling
-
-
-def test_psc_from_int16_divides_by_300_in_float32():
-    out = chain.psc_from_int16(np.array([32767, -32768, 1], dtype=np.int16))
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, [32767 / 300, -32768 / 300, 1 / 300], rtol=1e-7)

@@ -45,7 +45,9 @@ def test_the_partial_notebook_is_written_at_its_start_and_end(
     assert execute(source, tmp_path / "out.ipynb") is None
     assert len(count_writes) == expected  # papermill alone writes at every cell's start and end
     done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert [c.outputs[0]["text"] for c in done.cells] == [f"{i}\n" for i in range(12)]
+    # a busy kernel may send one print as several stream messages
+    printed = ["".join(o["text"] for o in c.outputs) for c in done.cells]
+    assert printed == [f"{i}\n" for i in range(12)]
 
 
 @pytest.mark.slow

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 from nsdval.analysis import chain, noiseceiling
+from nsdval.data.volume.space import VolumeSpace
 from nsdval.errors import InputError
 
 
 class Layout:
-    """Only what compare_noise_ceilings asks of a layout."""
+    """Only what the volume space's ncsnr reader asks of a layout."""
 
     def __init__(self, folder):
         self.folder = folder
@@ -32,19 +33,22 @@ COORDS = np.array([[1, 2, 3], [3, 4, 5], [2, 0, 1]])
 
 
 def test_volume_is_read_at_the_voxel_coordinates_of_the_hdf5_axes(tmp_path, volume):
-    write_volume(tmp_path / "v.nii.gz", volume)
-    got = noiseceiling.read_ncsnr_volume(tmp_path / "v.nii.gz", COORDS)
+    write_volume(tmp_path / "subj01" / "ncsnr.nii.gz", volume)
+    got = VolumeSpace(Layout(tmp_path)).read_ncsnr(1, COORDS)
     np.testing.assert_array_equal(got, volume[COORDS[:, 0], COORDS[:, 1], COORDS[:, 2]])
 
 
 def test_unreadable_or_mismatched_volumes_are_input_errors(tmp_path, volume):
-    bad = tmp_path / "bad.nii.gz"
+    space = VolumeSpace(Layout(tmp_path))
+    assert space.read_ncsnr(2, COORDS) is None  # no file: nothing to compare
+    bad = tmp_path / "subj01" / "ncsnr.nii.gz"
+    bad.parent.mkdir()
     bad.write_bytes(b"not nifti")
-    with pytest.raises(InputError, match="not a readable NIfTI"):
-        noiseceiling.read_ncsnr_volume(bad, COORDS)
-    write_volume(tmp_path / "v.nii.gz", volume)
+    with pytest.raises(InputError, match="ncsnr.nii.gz: not a readable NIfTI"):
+        space.read_ncsnr(1, COORDS)
+    write_volume(bad, volume)
     with pytest.raises(InputError, match="outside the volume"):
-        noiseceiling.read_ncsnr_volume(tmp_path / "v.nii.gz", [[4, 0, 0]])
+        space.read_ncsnr(1, [[4, 0, 0]])
 
 
 def test_three_noise_ceilings_agree_and_the_checks_pass(tmp_path, volume):
@@ -52,7 +56,7 @@ def test_three_noise_ceilings_agree_and_the_checks_pass(tmp_path, volume):
     snr = volume[COORDS[:, 0], COORDS[:, 1], COORDS[:, 2]].astype(np.float64)
     stored = chain.noise_ceiling_percent(snr)
     nc = noiseceiling.compare_noise_ceilings(
-        Layout(tmp_path), 1, coords=COORDS, ncsnr=snr + 1e-9, assembly_nc=stored
+        VolumeSpace(Layout(tmp_path)), 1, coords=COORDS, ncsnr=snr + 1e-9, assembly_nc=stored
     )
     results = noiseceiling.noise_ceiling_checks(nc, tolerance=0.01)
     assert [(r.name, r.status) for r in results] == [
@@ -70,7 +74,7 @@ def test_a_wrong_nc_testset_fails_against_the_volume(tmp_path, volume):
     snr = volume[COORDS[:, 0], COORDS[:, 1], COORDS[:, 2]].astype(np.float64)
     single_trial = np.nan_to_num(100 * snr**2 / (snr**2 + 1.0))
     nc = noiseceiling.compare_noise_ceilings(
-        Layout(tmp_path), 1, coords=COORDS, ncsnr=snr, assembly_nc=single_trial
+        VolumeSpace(Layout(tmp_path)), 1, coords=COORDS, ncsnr=snr, assembly_nc=single_trial
     )
     status = {r.name: r.status for r in noiseceiling.noise_ceiling_checks(nc, tolerance=0.01)}
     assert status == {"ncsnr-volume": "pass", "nc-testset-volume": "fail"}
@@ -79,7 +83,7 @@ def test_a_wrong_nc_testset_fails_against_the_volume(tmp_path, volume):
 def test_without_a_volume_one_passing_note(tmp_path):
     snr = np.array([0.5, 1.0])
     nc = noiseceiling.compare_noise_ceilings(
-        Layout(tmp_path), 3, coords=COORDS[:2], ncsnr=snr, assembly_nc=np.zeros(5)
+        VolumeSpace(Layout(tmp_path)), 3, coords=COORDS[:2], ncsnr=snr, assembly_nc=np.zeros(5)
     )
     assert nc.volume is None and nc.assembly.size == 0  # neuroids are not the ROI voxels
     [result] = noiseceiling.noise_ceiling_checks(nc, tolerance=0.01)

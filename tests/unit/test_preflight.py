@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nsdval.data import preflight, raw, sessions
+from nsdval.data import preflight, sessions
 from nsdval.data.expdesign import ExpDesign, load_expdesign
 from nsdval.data.layout import REGIONS, detect_layout
+from nsdval.data.spaces import open_space
+from nsdval.data.volume import nifti
+from nsdval.data.volume.space import check_region_fits, check_session_headers
 from nsdval.errors import InputError, MissingInputError
 
 PRF = "subj01/rois/prf-visualrois.nii.gz"
@@ -60,7 +63,7 @@ def rewrite_netcdf(path, change):
 def test_the_clean_tree_passes_every_check(clean_tree):
     layout = detect_layout(clean_tree)
     assert preflight.check_inputs(layout, [1, 2], REGIONS) is None
-    assert preflight.check_betas(layout, 2)[0] > 0
+    assert check_session_headers(open_space(layout), 2)[0] > 0
     assert preflight.assembly_subjects(layout) == [1, 2]
 
 
@@ -81,10 +84,10 @@ def test_report_inputs_name_a_broken_file(tree):
 
 # --- sessions and betas ------------------------------------------------------------------
 def test_session_numbers_must_start_at_one_without_gaps(layout, tree):
-    assert sessions.check_session_numbers(layout, 1) == [1, 2, 3, 4]
+    assert sessions.check_session_numbers(open_space(layout), 1) == [1, 2, 3, 4]
     (tree / "subj01/betas/betas_session03.hdf5").unlink()
     with pytest.raises(MissingInputError) as info:
-        sessions.check_session_numbers(layout, 1)
+        sessions.check_session_numbers(open_space(layout), 1)
     assert info.value.path.endswith("subj01/betas/betas_session03.hdf5")
     assert "missing betas session 3 of subj01 (3 session files, numbered up to 4)" in str(
         info.value
@@ -95,9 +98,9 @@ def test_a_subject_without_sessions_or_folder_is_missing(layout, tree):
     for path in (tree / "subj02/betas").glob("*.hdf5"):
         path.unlink()
     with pytest.raises(MissingInputError, match="subj02/betas: missing betas_sessionNN"):
-        sessions.check_session_numbers(layout, 2)
+        sessions.check_session_numbers(open_space(layout), 2)
     with pytest.raises(MissingInputError, match="subj03/betas: missing betas folder of subj03"):
-        sessions.check_session_numbers(layout, 3)
+        sessions.check_session_numbers(open_space(layout), 3)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +117,7 @@ def test_every_session_header_is_checked(layout, tree, change, words):
     path = tree / "subj01/betas/betas_session04.hdf5"
     rewrite_betas(path, change)
     with pytest.raises(InputError) as info:
-        preflight.check_betas(layout, 1)
+        check_session_headers(open_space(layout), 1)
     assert info.value.path == str(path)
     assert words in info.value.problem
 
@@ -123,7 +126,7 @@ def test_a_truncated_session_is_not_a_readable_hdf5_file(layout, tree):
     path = tree / "subj02/betas/betas_session02.hdf5"
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(InputError, match=r"session02.hdf5: not a readable HDF5 file \(.*trunc"):
-        preflight.check_betas(layout, 2)
+        check_session_headers(open_space(layout), 2)
 
 
 def test_the_design_must_cover_every_session():
@@ -142,19 +145,24 @@ def test_a_subject_of_the_assemblies_needs_betas_even_when_not_validated(layout,
 
 
 # --- ROI and ncsnr volumes ---------------------------------------------------------------
+def check_rois(layout, subject, regions, spatial_shape):
+    for region in regions:
+        check_region_fits(layout, subject, region, spatial_shape)
+
+
 def test_volumes_must_be_the_betas_volume_reversed(tree):
     path = tree / PRF
-    spatial = preflight.check_betas(detect_layout(tree), 1)[1:]
-    preflight.check_volume_fits(path, spatial, "ROI volume")
+    spatial = check_session_headers(open_space(detect_layout(tree)), 1)[1:]
+    nifti.check_volume_fits(path, spatial, "ROI volume")
     rewrite_nifti(path, lambda d: d.T)
     with pytest.raises(InputError) as info:
-        preflight.check_volume_fits(path, spatial, "ROI volume")
+        nifti.check_volume_fits(path, spatial, "ROI volume")
     assert info.value.path == str(path)
     assert f"shape {spatial} (X, Y, Z) does not match" in info.value.problem
     assert f"reversed, {spatial[::-1]}" in info.value.problem
     path.write_bytes(b"junk")
     with pytest.raises(InputError, match="not a readable NIfTI volume"):
-        preflight.check_volume_fits(path, spatial, "ROI volume")
+        nifti.check_volume_fits(path, spatial, "ROI volume")
 
 
 @pytest.mark.parametrize(
@@ -164,37 +172,37 @@ def test_volumes_must_be_the_betas_volume_reversed(tree):
 def test_a_region_without_voxels_is_refused(layout, tree, region, name, labels):
     path = tree / f"subj01/rois/{name}.nii.gz"
     rewrite_nifti(path, lambda d: np.where(np.isin(d, labels), 0, d))
-    spatial = preflight.check_betas(layout, 1)[1:]
+    spatial = check_session_headers(open_space(layout), 1)[1:]
     others = [r for r in REGIONS if r != region]
-    preflight.check_rois(layout, 1, others, spatial)
+    check_rois(layout, 1, others, spatial)
     with pytest.raises(InputError) as info:
-        preflight.check_rois(layout, 1, [region], spatial)
+        check_rois(layout, 1, [region], spatial)
     assert info.value.path == str(path)
     assert info.value.problem == f"no voxel of region {region} in {name}.nii.gz"
 
 
 def test_it_reads_both_streams_hemispheres_else_the_bilateral_file(layout, tree):
-    spatial = preflight.check_betas(layout, 1)[1:]
+    spatial = check_session_headers(open_space(layout), 1)[1:]
     for hemi in ("lh", "rh"):
         rewrite_nifti(tree / f"subj01/rois/{hemi}.streams.nii.gz", lambda d: np.minimum(d, 4))
     with pytest.raises(InputError, match=r"lh.streams.nii.gz: no voxel of region IT in lh.st"):
-        preflight.check_rois(layout, 1, ["IT"], spatial)
+        check_rois(layout, 1, ["IT"], spatial)
     for hemi in ("lh", "rh"):
         (tree / f"subj01/rois/{hemi}.streams.nii.gz").unlink()
-    preflight.check_rois(layout, 1, ["IT"], spatial)  # falls back to streams.nii.gz
+    check_rois(layout, 1, ["IT"], spatial)  # falls back to streams.nii.gz
     (tree / "subj01/rois/streams.nii.gz").unlink()
     with pytest.raises(MissingInputError, match=r"rois/streams.nii.gz: missing ROI volume"):
-        preflight.check_rois(layout, 1, ["IT"], spatial)
+        check_rois(layout, 1, ["IT"], spatial)
 
 
 def test_the_ncsnr_volume_is_optional_but_must_fit(layout, tree):
-    spatial = preflight.check_betas(layout, 1)[1:]
+    trials = check_session_headers(open_space(layout), 1)[0]
     path = tree / "subj01/betas/ncsnr.nii.gz"
     rewrite_nifti(path, lambda d: d[:-1])
     with pytest.raises(InputError, match=r"ncsnr.nii.gz: ncsnr volume shape"):
-        preflight.check_ncsnr(layout, 1, spatial)
+        open_space(layout).check_subject(1, [])
     path.unlink()
-    assert preflight.check_ncsnr(layout, 1, spatial) is None
+    assert open_space(layout).check_subject(1, []) == trials
 
 
 # --- assemblies and benchmark files ------------------------------------------------------
@@ -276,15 +284,15 @@ def test_benchmark_files_of_a_region_are_required(layout):
 def test_a_missing_last_session_is_named_with_the_trials_it_holds(layout, tree):
     design = load_expdesign(layout.expdesign())
     images = sessions.split_images(layout.split_csv())
-    sessions.check_needed_sessions(layout, design, 2, images)  # clean: passes
-    trials = raw.betas_shape(layout.betas(2, 1))[0]
+    sessions.check_needed_sessions(open_space(layout), design, 2, images)  # clean: passes
+    trials = open_space(layout).trials_per_session(2)
     needed = sessions.needed_sessions(design, 2, images, trials)
     last = max(needed)
     assert last == max(layout.sessions(2))  # the tiny tree's shortest subject ends there
     assert sum(needed.values()) == 3 * len(images)
     (tree / f"subj02/betas/betas_session{last:02d}.hdf5").unlink()
     with pytest.raises(MissingInputError) as info:
-        sessions.check_needed_sessions(layout, design, 2, images)
+        sessions.check_needed_sessions(open_space(layout), design, 2, images)
     assert info.value.path.endswith(f"subj02/betas/betas_session{last:02d}.hdf5")
     assert f"which holds {needed[last]} trials of the {len(images)} images" in str(info.value)
 
@@ -306,12 +314,12 @@ def test_with_nsds_own_design_every_session_nsd_holds_is_required(tmp_path):
     ordering = np.tile(np.arange(1, 10001), 3)
     design = ExpDesign(ordering, np.tile(np.arange(1, 10001), (8, 1)), np.arange(1, 1001))
     with pytest.raises(MissingInputError) as info:
-        sessions.check_nsd_session_count(layout, design, 3, layout.sessions(3))
+        sessions.check_nsd_session_count(open_space(layout), design, 3, layout.sessions(3))
     assert info.value.path.endswith("subj03/betas/betas_session32.hdf5")
     assert "NSD holds 32 sessions for it" in str(info.value)
-    sessions.check_nsd_session_count(layout, design, 3, list(range(1, 33)))
+    sessions.check_nsd_session_count(open_space(layout), design, 3, list(range(1, 33)))
     small = ExpDesign(ordering[:-1], design.subjectim, design.sharedix)  # not NSD's design
-    sessions.check_nsd_session_count(layout, small, 3, [1, 2, 3])
+    sessions.check_nsd_session_count(open_space(layout), small, 3, [1, 2, 3])
 
 
 def test_the_split_csv_must_hold_nsd_ids(layout, tree):

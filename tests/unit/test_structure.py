@@ -3,6 +3,7 @@ import pandas as pd
 import xarray as xr
 
 from nsdval.analysis import structure
+from nsdval.data.volume.space import VolumeSpace
 
 
 def assembly(subjects, regions, n_images=4):
@@ -67,10 +68,16 @@ def test_identifier_checks_catch_a_bad_neuroid_id():
     ids = train["neuroid_id"].values.copy()
     ids[3] = "subj01_IT_v0007"
     bad = train.assign_coords(neuroid_id=("neuroid", ids))
-    res = statuses(structure.identifier_checks(bad, train))
+    res = statuses(structure.identifier_checks(bad, train, VolumeSpace.unit_coords))
     assert res["neuroid-id-format"] == "fail"
     assert res["train-test-neuroids"] == "fail"
     assert res["train-stimulus-id"] == "pass"
+    assert statuses(structure.identifier_checks(train, train, VolumeSpace.unit_coords)) == {
+        name: "pass" for name in res
+    }
+    moved = train.assign_coords(voxel_z=("neuroid", np.arange(8)))  # a unit coordinate only
+    res = statuses(structure.identifier_checks(moved, train, VolumeSpace.unit_coords))
+    assert res["train-test-neuroids"] == "fail" and res["neuroid-id-format"] == "pass"
 
 
 def test_neuroid_counts_table_orders_regions():

@@ -1,8 +1,7 @@
-"""Reading raw NSD files: ROI label volumes and the ROI voxels of single-trial betas.
+"""NSD's volume betas: the ROI voxels of one session's ``betas_sessionNN.hdf5``.
 
-ROI volumes are NIfTI in (X, Y, Z) order; ``get_fdata().T`` aligns them with the HDF5
-betas, whose spatial axes are reversed. Voxel coordinates are ``np.argwhere`` rows of the
-aligned mask, so ``betas[:, i, j, k]`` is voxel ``(i, j, k)``.
+A session's ``/betas`` is int16 (trials, Z, Y, X); voxel ``(i, j, k)`` is
+``betas[:, i, j, k]``. This is the only place that opens a betas HDF5 file.
 
 Betas are read one session at a time and only at the wanted voxels, with a read chosen
 from the dataset's storage: one direct chunk read per voxel for NSD's (trials, 1, 1, 1)
@@ -17,11 +16,9 @@ import os
 from pathlib import Path
 
 import h5py
-import nibabel as nib
 import numpy as np
 
 from nsdval.data import watched
-from nsdval.data.layout import check_region, subject_label
 from nsdval.errors import InputError, MissingInputError
 
 PSC_SCALE = 300.0
@@ -39,82 +36,7 @@ def psc_from_int16(values):
     return np.asarray(values).astype(np.float32) / np.float32(PSC_SCALE)
 
 
-PRF_LABELS = {"V1": (1, 2), "V2": (3, 4), "V4": (7,)}
-STREAMS_LABELS = {"IT": (5,)}
 BETAS_DATASET = "betas"
-
-
-def load_label_volume(path):
-    """Read an ROI label volume aligned with the HDF5 axes.
-
-    Parameters
-    ----------
-    path : str or Path
-        A NIfTI file in (X, Y, Z) order.
-
-    Returns
-    -------
-    (Z, Y, X) int32 array
-        Labels: -1 outside cortex, 0 unlabelled, positive labels.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(path, "ROI volume")
-    watched.heartbeat(path)
-    try:
-        data = np.asarray(nib.load(path).get_fdata()).T
-    except Exception as exc:  # nibabel raises several types for unreadable files
-        raise InputError(path, f"not a readable NIfTI volume ({exc})") from None
-    if data.ndim != 3:
-        raise InputError(path, f"expected a 3-D label volume, found shape {data.T.shape}")
-    if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
-        raise InputError(path, "label volume holds non-integer values")
-    return data.astype(np.int32)
-
-
-def streams_paths(layout, subject):
-    """The streams volumes that define IT: both hemispheres, else the bilateral file."""
-    hemis = [layout.roi(subject, f"{h}.streams") for h in ("lh", "rh")]
-    present = [p for p in hemis if p.is_file()]
-    return present if present else [layout.roi(subject, "streams")]
-
-
-def region_mask(layout, subject, region):
-    """Boolean mask of a Brain-Score region, aligned with the HDF5 spatial axes.
-
-    Parameters
-    ----------
-    layout : NsdLayout
-        The tree.
-    subject : int
-        Subject number.
-    region : {'V1', 'V2', 'V4', 'IT'}
-        Brain-Score region.
-
-    Returns
-    -------
-    (Z, Y, X) bool array
-    """
-    check_region(region)
-    if region in PRF_LABELS:
-        labels = load_label_volume(layout.roi(subject, "prf-visualrois"))
-        return np.isin(labels, PRF_LABELS[region])
-    volumes = [load_label_volume(p) for p in streams_paths(layout, subject)]
-    shapes = {v.shape for v in volumes}
-    if len(shapes) > 1:
-        raise InputError(layout.roi_dir(subject), f"streams volumes differ in shape: {shapes}")
-    return np.any([np.isin(v, STREAMS_LABELS[region]) for v in volumes], axis=0)
-
-
-def voxel_coordinates(mask):
-    """Voxel indexes of a mask in argwhere order, one (i, j, k) row per voxel.
-
-    Examples
-    --------
-    >>> voxel_coordinates(np.array([[[False, True]], [[True, False]]])).tolist()
-    [[0, 0, 1], [1, 0, 0]]
-    """
-    return np.argwhere(np.asarray(mask, dtype=bool)).astype(np.int64)
 
 
 def _open_betas(path):
@@ -266,13 +188,3 @@ def read_voxels(path, coords, *, digest=None):
 def read_psc(path, coords):
     """Read betas of some voxels as float32 percent signal change (int16 / 300)."""
     return psc_from_int16(read_voxels(path, coords))
-
-
-def check_mask_matches(mask, betas_path, spatial_shape, subject):
-    """Raise :class:`InputError` when an ROI mask and the betas differ in shape."""
-    if tuple(mask.shape) != tuple(spatial_shape):
-        raise InputError(
-            betas_path,
-            f"volume {tuple(spatial_shape)} does not match the {subject_label(subject)} "
-            f"ROI volumes {tuple(mask.shape)} (HDF5 order)",
-        )

@@ -1,0 +1,134 @@
+"""The seam between NSD's raw files and everything that checks them: a data space.
+
+A data space answers, for one tree, every question the chain and the checks ask of the
+raw files, and nothing else opens them or knows an axis order:
+
+- which **units** (voxels of a volume, vertices of a surface) make up a subject's region,
+  as an integer array with one row of coordinates per unit, in the order the assemblies
+  list that subject's neuroids;
+- the **betas** of those units, one session at a time, as stored, and their conversion to
+  percent signal change;
+- their **ncsnr**, NSD's noise-ceiling SNR, when the tree ships it;
+- how the assemblies **identify** a unit (the neuroid coordinates behind each row);
+- the **pre-flight** of the subject's raw files: readable, consistent, fitting each other.
+
+:class:`DataSpace` is that interface; :mod:`nsdval.data.volume` is its implementation for
+NSD's volume (func1pt8mm) files, and :func:`nsdval.data.spaces.open_space` picks the one
+a tree needs.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+
+class DataSpace(abc.ABC):
+    """What the chain and the checks read from one tree's raw files.
+
+    Attributes
+    ----------
+    name : str
+        The space, e.g. ``volume``.
+    unit : str
+        What a neuroid is in this space, e.g. ``voxel``.
+    unit_coords : tuple of str
+        The assemblies' neuroid coordinates that identify a unit within a subject, in the
+        order of the columns of :meth:`region_units`.
+    stored_dtype : numpy.dtype
+        The dtype betas are stored in (:meth:`read_stored`).
+    sessions_described : str
+        How a subject's session files are named, for messages.
+    layout : NsdLayout
+        Where the tree's files are.
+    """
+
+    name: str
+    unit: str
+    unit_coords: tuple
+    stored_dtype: np.dtype
+    sessions_described: str
+
+    def __init__(self, layout):
+        self.layout = layout
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.layout.root}, {self.layout.kind})"
+
+    # --- sessions ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def betas_dir(self, subject):
+        """The folder of a subject's betas (named when none is found)."""
+
+    @abc.abstractmethod
+    def sessions(self, subject):
+        """Session numbers of a subject's betas files on disk, sorted."""
+
+    @abc.abstractmethod
+    def session_paths(self, subject, session):
+        """The files of one session (existing or not), the first named in messages."""
+
+    @abc.abstractmethod
+    def trials_per_session(self, subject):
+        """Trials of one session, read from the first session's header."""
+
+    # --- units and their values ---------------------------------------------------------
+    @abc.abstractmethod
+    def region_units(self, subject, region):
+        """The units of a subject's region: ``(n_units, len(unit_coords))`` int64."""
+
+    @abc.abstractmethod
+    def reads_units_separately(self, subject):
+        """True when reading some units costs only their bytes (not the whole session)."""
+
+    @abc.abstractmethod
+    def read_stored(self, subject, session, units, *, digest_for=None):
+        """One session's betas of some units as stored: ``(n_trials, n_units)``.
+
+        ``digest_for(path)`` returns a hash object updated with the bytes read from
+        ``path``, or is ``None``.
+        """
+
+    @abc.abstractmethod
+    def psc(self, stored):
+        """Stored betas as float32 percent signal change."""
+
+    @abc.abstractmethod
+    def ncsnr_path(self, subject):
+        """Where a subject's ncsnr file is (or would be)."""
+
+    @abc.abstractmethod
+    def read_ncsnr(self, subject, units):
+        """NSD's ncsnr of some units (float64), or ``None`` when the tree has none."""
+
+    # --- identity in the assemblies ------------------------------------------------------
+    def assembly_units(self, neuroids):
+        """The unit coordinates of an assembly's neuroids, one row per neuroid (int64).
+
+        Parameters
+        ----------
+        neuroids : xarray.DataArray
+            An assembly (block) holding the :attr:`unit_coords` coordinates.
+        """
+        columns = [np.asarray(neuroids[c].values) for c in self.unit_coords]
+        return np.column_stack(columns).astype(np.int64).reshape(-1, len(self.unit_coords))
+
+    def unit_label(self, row):
+        """A unit's coordinates as text, e.g. ``(12, 40, 33)``."""
+        return "({})".format(", ".join(str(int(v)) for v in row))
+
+    # --- pre-flight ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def check_subject(self, subject, regions):
+        """Raise for the first raw file of a subject the chain could not read or align.
+
+        Returns
+        -------
+        int
+            Trials per session.
+        """
+
+    @abc.abstractmethod
+    def subject_inputs(self, subject):
+        """Every file a subject's extraction reads (the key of its cache)."""
