@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from nsdval.analysis import checks, peer, ridge
+from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
 from nsdval.errors import InputError
 
-NC_THRESHOLD = 30.0
 SECTION = "3. Benchmark"
 SPLITS = ("train", "test")
 

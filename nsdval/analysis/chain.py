@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-N_TEST_TRIALS = 3
-
 
 def zscore_stats(x, axis=0, ddof=0):
     """Mean and standard deviation along ``axis``, with a zero std replaced by 1.
@@ -111,48 +109,3 @@ def split_indices(n_images, seed=42, train_fraction=0.8):
     np.random.RandomState(seed).shuffle(order)
     n_train = int(train_fraction * n_images)
     return np.sort(order[:n_train]), np.sort(order[n_train:])
-
-
-def noise_ceiling_snr(reps):
-    """NSD's ncsnr per voxel from session-z-scored repetitions.
-
-    Parameters
-    ----------
-    reps : (n_repetitions, n_images, n_voxels) array
-        Every image shown exactly ``n_repetitions`` times, session-z-scored.
-
-    Returns
-    -------
-    (n_voxels,) float64 array
-        ``sqrt(max(1 - v**2, 0)) / v`` with ``v`` the root mean unbiased variance
-        across repetitions.
-    """
-    reps = np.asarray(reps, dtype=np.float64)
-    noise_var = reps.var(axis=0, ddof=1).mean(axis=0)
-    return ncsnr_from_noise_variance(noise_var)
-
-
-def ncsnr_from_noise_variance(noise_var):
-    """Turn the mean within-image variance of z-scored betas into NSD's ncsnr.
-
-    Examples
-    --------
-    >>> ncsnr_from_noise_variance(np.array([0.5, 1.0])).round(6).tolist()
-    [1.0, 0.0]
-    """
-    v = np.sqrt(np.asarray(noise_var, dtype=np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(np.maximum(1.0 - v**2, 0.0)) / v
-
-
-def noise_ceiling_percent(ncsnr, n_trials=N_TEST_TRIALS):
-    """Noise ceiling (percent) of an average of ``n_trials`` trials; NaN maps to 0.
-
-    Examples
-    --------
-    >>> noise_ceiling_percent(np.array([1.0, np.nan])).round(4).tolist()
-    [75.0, 0.0]
-    """
-    snr2 = np.asarray(ncsnr, dtype=np.float64) ** 2
-    nc = 100.0 * snr2 / (snr2 + 1.0 / n_trials)
-    return np.nan_to_num(nc, nan=0.0)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nsdval.analysis import chain
-from nsdval.analysis import noise as noise_module
+from nsdval.analysis.noiseceiling import formula, streaming
 from nsdval.data import expdesign
 
 BLOCK_BYTES = 32 * 2**20
@@ -181,12 +181,12 @@ def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progr
     raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=space.stored_dtype)
     z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
     ncsnr = np.empty(len(every))
-    plan = noise_module.slot_plan(table)
+    plan = streaming.slot_plan(table)
     chunked = space.reads_units_separately(subject)
     log = ReadLog() if log is None else log
     blocks = voxel_blocks(len(every), plan[2], n_trials, chunked)
     for step, block in enumerate(blocks):
-        noise = noise_module.NoiseAccumulator(table, block.stop - block.start, plan)
+        noise = streaming.NoiseAccumulator(table, block.stop - block.start, plan)
         stream = _stream_sessions(space, subject, sessions, every[block], log)
         for index, (first, betas) in enumerate(stream, 1):
             if progress is not None:
@@ -196,7 +196,7 @@ def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progr
             image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
             raw_reps[rep, image, block] = betas[trials[image, rep] - first]
             z_reps[rep, image, block] = z[trials[image, rep] - first]
-        ncsnr[block] = chain.ncsnr_from_noise_variance(noise.noise_variance())
+        ncsnr[block] = formula.ncsnr_from_noise_variance(noise.noise_variance())
     return {
         region: RegionExtraction(
             nsd_ids,

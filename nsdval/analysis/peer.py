@@ -28,9 +28,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.errors import DependencyError, InputError
 
-NC_THRESHOLD = 30.0
 VISUAL_DEGREES = 8.4
 ALPHA_COORD = "subject"
 SCORE_KEYS = ("raw", "ceiling", "score")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nsdval.analysis import cache, chain, checks, extraction
+from nsdval.analysis.noiseceiling import formula
 from nsdval.data import assemblies
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import detect_layout, subject_label
@@ -192,7 +193,7 @@ def run_bypass(sr, cache_dir=""):
     )
     averaged = chain.mean_over_repetitions(ext.session_z)
     global_z, reps_z = chain.global_zscore(averaged, ext.session_z)
-    nc = chain.noise_ceiling_percent(ext.ncsnr)
+    nc = formula.noise_ceiling_percent(ext.ncsnr)
     return Bypass(ext, averaged, global_z, reps_z, nc)
 
 

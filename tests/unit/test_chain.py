@@ -42,15 +42,3 @@ def test_split_indices_follow_brainscore(n):
     assert test.tolist() == sorted(order[cut:].tolist())
     if n == 515:
         assert (len(train), len(test)) == (412, 103)
-
-
-def test_noise_ceiling_snr_matches_the_nsd_definition(rng):
-    signal = rng.normal(size=(1, 30, 4))
-    reps = signal + rng.normal(scale=[0.3, 0.6, 1.0, 3.0], size=(3, 30, 4))
-    z = reps  # already on a comparable scale
-    v = np.sqrt(np.mean([np.var(z[:, i, :], axis=0, ddof=1) for i in range(30)], axis=0))
-    expected = np.sqrt(np.maximum(1 - v**2, 0)) / v
-    np.testing.assert_allclose(chain.noise_ceiling_snr(z), expected)
-    nc = chain.noise_ceiling_percent(expected)
-    np.testing.assert_allclose(nc, 100 * expected**2 / (expected**2 + 1 / 3))
-    assert expected[-1] == 0 and nc[-1] == 0  # noise variance above 1 -> no ceiling

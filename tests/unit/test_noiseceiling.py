@@ -2,7 +2,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from nsdval.analysis import chain, noiseceiling
+from nsdval.analysis.noiseceiling import comparison as noiseceiling
+from nsdval.analysis.noiseceiling import formula
 from nsdval.data.volume.space import VolumeSpace
 from nsdval.errors import InputError
 
@@ -54,7 +55,7 @@ def test_unreadable_or_mismatched_volumes_are_input_errors(tmp_path, volume):
 def test_three_noise_ceilings_agree_and_the_checks_pass(tmp_path, volume):
     write_volume(tmp_path / "subj01" / "ncsnr.nii.gz", volume)
     snr = volume[COORDS[:, 0], COORDS[:, 1], COORDS[:, 2]].astype(np.float64)
-    stored = chain.noise_ceiling_percent(snr)
+    stored = formula.noise_ceiling_percent(snr)
     nc = noiseceiling.compare_noise_ceilings(
         VolumeSpace(Layout(tmp_path)), 1, coords=COORDS, ncsnr=snr + 1e-9, assembly_nc=stored
     )
@@ -92,3 +93,15 @@ def test_without_a_volume_one_passing_note(tmp_path):
         "raw betas (recomputed)",
         "assembly nc_testset",
     ]
+
+
+def test_noise_ceiling_snr_matches_the_nsd_definition(rng):
+    signal = rng.normal(size=(1, 30, 4))
+    reps = signal + rng.normal(scale=[0.3, 0.6, 1.0, 3.0], size=(3, 30, 4))
+    z = reps  # already on a comparable scale
+    v = np.sqrt(np.mean([np.var(z[:, i, :], axis=0, ddof=1) for i in range(30)], axis=0))
+    expected = np.sqrt(np.maximum(1 - v**2, 0)) / v
+    np.testing.assert_allclose(formula.noise_ceiling_snr(z), expected)
+    nc = formula.noise_ceiling_percent(expected)
+    np.testing.assert_allclose(nc, 100 * expected**2 / (expected**2 + 1 / 3))
+    assert expected[-1] == 0 and nc[-1] == 0  # noise variance above 1 -> no ceiling

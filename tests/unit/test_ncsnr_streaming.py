@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from nsdval.analysis import chain, noise
+from nsdval.analysis.noiseceiling import formula
+from nsdval.analysis.noiseceiling import streaming as noise
 from nsdval.data import expdesign
 
 
@@ -20,8 +21,8 @@ def test_streamed_noise_variance_equals_the_direct_computation(table, rng):
         acc.add(first, z[first : first + 40])
     ids = expdesign.images_with_repetitions(table)
     trials = expdesign.repetition_trials(table, ids)
-    direct = chain.noise_ceiling_snr(np.moveaxis(z[trials], 1, 0))
-    np.testing.assert_allclose(chain.ncsnr_from_noise_variance(acc.noise_variance()), direct)
+    direct = formula.noise_ceiling_snr(np.moveaxis(z[trials], 1, 0))
+    np.testing.assert_allclose(formula.ncsnr_from_noise_variance(acc.noise_variance()), direct)
     assert acc.n_images == ids.size
 
 

@@ -1,11 +1,11 @@
-"""The noise ceiling three ways: recomputed from the raw betas, in the assembly, in NSD's volume.
+"""The noise ceiling three ways: recomputed from the raw betas, in the assembly, in NSD's file.
 
 ``nc_testset`` is NSD's noise ceiling in percent for averages of three trials,
 ``100 ncsnr^2 / (ncsnr^2 + 1/3)`` (NaN -> 0). The benchmark keeps the neuroids above 30, so
 a wrong ``nc_testset`` silently changes which voxels are scored. This module lines up, for
 one subject and region:
 
-- ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.analysis.extraction`, NSD's formula over
+- ``ncsnr`` recomputed from the raw betas (:mod:`nsdval.analysis.extraction`, :mod:`.formula` over
   every image shown three times);
 - the assembly's ``nc_testset`` coordinate;
 - NSD's own ncsnr file beside the betas, when the tree has it (read through the tree's
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval.analysis import chain, checks
+from nsdval.analysis import checks
+from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD, noise_ceiling_percent
 
 SECTION = "2. Raw HDF5 bypass"
-NC_THRESHOLD = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
     path = space.ncsnr_path(subject)
     volume_ncsnr = space.read_ncsnr(subject, coords)
     return NoiseCeiling(
-        recomputed=chain.noise_ceiling_percent(ncsnr),
+        recomputed=noise_ceiling_percent(ncsnr),
         assembly=assembly_nc if assembly_nc.shape == ncsnr.shape else np.zeros(0),
-        volume=None if volume_ncsnr is None else chain.noise_ceiling_percent(volume_ncsnr),
+        volume=None if volume_ncsnr is None else noise_ceiling_percent(volume_ncsnr),
         ncsnr=ncsnr,
         volume_ncsnr=volume_ncsnr,
         volume_path=str(path),
