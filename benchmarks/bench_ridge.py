@@ -19,7 +19,7 @@ import numpy as np
 from common import best_of, header, parse_args, row
 from sklearn.linear_model import Ridge, RidgeCV
 
-from nsdval.analysis import ridge
+from nsdval.analysis import ridge, scoring
 
 VOXELS = (325, 311, 184, 140, 275, 163, 119, 143)
 TOLERANCE = 1e-6
@@ -68,7 +68,7 @@ def sklearn_ridgecv(x_train, x_test, y_trains):
 
 def nsdval_benchmark(x_train, x_test, y_trains, test_reps):
     groups = np.concatenate([np.full(n, i) for i, n in enumerate(VOXELS)])
-    return ridge.score_subjects(
+    return scoring.score_subjects(
         x_train, x_test, np.concatenate(y_trains, axis=1), test_reps, groups, alpha=1.0
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from nsdval.analysis import checks, peer, ridge
+from nsdval.analysis import checks, peer, ridge, scoring
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
 from nsdval.errors import InputError
@@ -93,7 +93,7 @@ def load_benchmark_data(layout, region, *, train, test, subject=None, threshold=
 
 def score_replica(data):
     """Score every subject with the alpha-1 ridge replica; a dict label -> SubjectBenchmark."""
-    return ridge.score_subjects(
+    return scoring.score_subjects(
         data.x_train, data.x_test, data.y_train, data.test_reps, data.groups
     )
 
@@ -278,11 +278,11 @@ def region_summary(layout, region, *, train, test):
     replica : dict
         ``score``, ``raw`` and ``ceiling`` recomputed over all subjects.
     subjects : dict
-        Subject label -> :class:`~nsdval.analysis.ridge.SubjectBenchmark`.
+        Subject label -> :class:`~nsdval.analysis.scoring.SubjectBenchmark`.
     """
     data = load_benchmark_data(layout, region, train=train, test=test)
     subjects = score_replica(data)
-    summary = ridge.benchmark_summary(subjects, data.test_reps)
+    summary = scoring.benchmark_summary(subjects, data.test_reps)
     reported = assemblies.load_score(layout.score(region))
     return reported, {key: float(summary[key]) for key in ("score", "raw", "ceiling")}, subjects
 

@@ -1,7 +1,8 @@
 """The computations behind ``assembly_layout.ipynb``: structure of the whole assemblies.
 
-Dims and shapes, neuroid order and identifiers, the split, repetitions and value sanity,
-checked once per run over all subjects and regions.
+The run-wide inputs, dims and shapes, neuroid order, identifiers and repetitions, checked
+once per run over all subjects and regions; what the assemblies hold (the split, values,
+region assemblies) is :mod:`nsdval.analysis.contents`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval.analysis import chain, checks, extraction
+from nsdval.analysis import checks, extraction
 from nsdval.data import assemblies
 from nsdval.data.expdesign import load_expdesign
 from nsdval.data.layout import REGIONS, detect_layout
@@ -21,9 +22,6 @@ from nsdval.data.spaces import open_space
 SHAPES = "1. Shapes and dims"
 ORDER = "2. Neuroid order"
 IDS = "3. Identifiers"
-SPLIT = "4. Train/test split"
-VALUES = "5. Values"
-REGION_ASSEMBLIES = "6. Region assemblies"
 BENCHMARK = "7. Benchmark per region"
 
 NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
@@ -269,142 +267,6 @@ def repetition_checks(train, test):
             actual=reps,
             what="repetition values (0, 1, 2 per image)",
         ),
-    ]
-
-
-def split_checks(train, test, split_table, reference_ids, *, seed=42):
-    """Split equal to the CSV and to Brain-Score's RandomState recomputation."""
-    train_ids = np.unique(np.asarray(train["nsd_id"].values, dtype=np.int64))
-    test_ids = np.unique(np.asarray(test["nsd_id"].values, dtype=np.int64))
-    csv_train = np.sort(split_table.loc[split_table["split"] == "train", "nsd_id"].to_numpy())
-    csv_test = np.sort(split_table.loc[split_table["split"] == "test", "nsd_id"].to_numpy())
-    everything = np.sort(split_table["nsd_id"].to_numpy())
-    seed_train, seed_test = chain.split_indices(everything.size, seed=seed)
-    overlap = np.intersect1d(train_ids, test_ids)
-    return [
-        checks.equality_check(
-            section=SPLIT,
-            name="train-matches-csv",
-            expected=csv_train,
-            actual=train_ids,
-            what="train image ids",
-        ),
-        checks.equality_check(
-            section=SPLIT,
-            name="test-matches-csv",
-            expected=csv_test,
-            actual=test_ids,
-            what="test image ids",
-        ),
-        checks.condition_check(
-            section=SPLIT,
-            name="split-disjoint",
-            ok=overlap.size == 0,
-            value=int(overlap.size),
-            threshold=0,
-            detail=f"{overlap.size} images in both train and test"
-            + (f" (first nsd_id {overlap[0]})" if overlap.size else ""),
-        ),
-        checks.equality_check(
-            section=SPLIT,
-            name="split-complete",
-            expected=reference_ids,
-            actual=np.union1d(train_ids, test_ids),
-            what="image ids (vs images shown 3x to every subject)",
-        ),
-        checks.equality_check(
-            section=SPLIT,
-            name="split-seed",
-            expected=everything[seed_train],
-            actual=csv_train,
-            what=f"CSV train ids (vs RandomState({seed}) recomputation)",
-        ),
-        checks.equality_check(
-            section=SPLIT,
-            name="csv-test-seed",
-            expected=everything[seed_test],
-            actual=csv_test,
-            what=f"CSV test ids (vs RandomState({seed}) recomputation)",
-        ),
-    ]
-
-
-def value_checks(train, test):
-    """Finite float32 values and noise ceilings in percent."""
-    nc = np.asarray(train["nc_testset"].values, dtype=np.float64)
-    results = []
-    for array, name in ((train, "train"), (test, "test")):
-        values = array.values
-        results.append(finite_check(values, section=VALUES, name=f"{name}-finite"))
-        results.append(
-            checks.condition_check(
-                section=VALUES,
-                name=f"{name}-float32",
-                ok=values.dtype == np.float32,
-                value=str(values.dtype),
-                threshold="float32",
-                detail=f"dtype {values.dtype}",
-            )
-        )
-    inside = np.isfinite(nc) & (nc >= 0) & (nc <= 100)
-    results.append(
-        checks.condition_check(
-            section=VALUES,
-            name="nc-testset-range",
-            ok=bool(inside.all()),
-            value=int((~inside).sum()),
-            threshold=0,
-            detail=f"nc_testset in [{np.nanmin(nc):.2f}, {np.nanmax(nc):.2f}] percent",
-        )
-    )
-    return results
-
-
-def finite_check(values, *, section, name):
-    """A check that an assembly holds no NaN or Inf value.
-
-    Examples
-    --------
-    >>> finite_check(np.array([1.0, np.nan, np.inf]), section="5. Values", name="x").detail
-    '2 NaN or Inf values among 3'
-    """
-    values = np.asarray(values)
-    bad = int(np.count_nonzero(~np.isfinite(values)))
-    return checks.condition_check(
-        section=section,
-        name=name,
-        ok=bad == 0,
-        value=bad,
-        threshold=0,
-        detail=f"{bad} NaN or Inf values among {values.size}",
-    )
-
-
-def region_assembly_checks(region_asm, train, region, reference_ids, unit_coords):
-    """Region assembly: same images as the design, same units as the Brain-Score region.
-
-    ``unit_coords`` are the space's coordinates of a neuroid's unit (``voxel_x``, ...).
-    """
-    block = train.isel(neuroid=np.flatnonzero(assemblies.neuroid_mask(train, region=region)))
-    coords = [c for c in ("subject", *unit_coords) if c in region_asm.coords]
-    expected = np.column_stack([np.asarray(block[c].values).astype(str) for c in coords])
-    actual = np.column_stack([np.asarray(region_asm[c].values).astype(str) for c in coords])
-    return [
-        checks.equality_check(
-            section=REGION_ASSEMBLIES,
-            name=f"{region}-images",
-            expected=reference_ids,
-            actual=np.sort(np.asarray(region_asm["nsd_id"].values, dtype=np.int64)),
-            what=f"{region} region assembly image ids",
-        ),
-        checks.equality_check(
-            section=REGION_ASSEMBLIES,
-            name=f"{region}-neuroids",
-            expected=expected if expected.shape == actual.shape else expected[:0],
-            actual=actual,
-            what=f"{region} neuroids ({', '.join(coords)})",
-        ),
-        finite_check(region_asm.values, section=REGION_ASSEMBLIES, name=f"{region}-finite"),
     ]
 
 

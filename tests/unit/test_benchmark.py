@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nsdval.analysis import benchmark
-from nsdval.analysis.ridge import SubjectBenchmark
+from nsdval.analysis.scoring import SubjectBenchmark
 
 REPORTED = {
     "score": 0.3,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nsdval.analysis import benchmark, peer
-from nsdval.analysis.ridge import SubjectBenchmark
+from nsdval.analysis.scoring import SubjectBenchmark
 from nsdval.errors import DependencyError
 
 

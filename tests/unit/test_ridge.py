@@ -7,11 +7,13 @@ from sklearn.model_selection import ShuffleSplit
 from nsdval.analysis.ridge import (
     ALPHA_LIST,
     GramRidge,
-    SubjectBenchmark,
-    benchmark_summary,
     pearson_columns,
     ridge_predict,
     ridgecv_predict,
+)
+from nsdval.analysis.scoring import (
+    SubjectBenchmark,
+    benchmark_summary,
     score_subject,
     score_subjects,
     shuffle_split_indices,
