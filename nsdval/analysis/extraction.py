@@ -172,31 +172,15 @@ def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progr
     """
     nsd_ids = np.sort(np.asarray(nsd_ids, dtype=np.int64))
     sessions = space.sessions(subject)
-    n_trials = space.trials_per_session(subject)
     coords = {region: space.region_units(subject, region) for region in regions}
-    bounds = np.cumsum([0] + [len(c) for c in coords.values()])
-    every = np.concatenate(list(coords.values()))
-    table = expdesign.trial_table(design, subject, len(sessions), n_trials)
+    table = expdesign.trial_table(
+        design, subject, len(sessions), space.trials_per_session(subject)
+    )
     trials = expdesign.repetition_trials(table, nsd_ids)
-    raw_reps = np.zeros((trials.shape[1], nsd_ids.size, len(every)), dtype=space.stored_dtype)
-    z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
-    ncsnr = np.empty(len(every))
-    plan = streaming.slot_plan(table)
-    chunked = space.reads_units_separately(subject)
     log = ReadLog() if log is None else log
-    blocks = voxel_blocks(len(every), plan[2], n_trials, chunked)
-    for step, block in enumerate(blocks):
-        noise = streaming.NoiseAccumulator(table, block.stop - block.start, plan)
-        stream = _stream_sessions(space, subject, sessions, every[block], log)
-        for index, (first, betas) in enumerate(stream, 1):
-            if progress is not None:
-                progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
-            z = chain.session_zscore(space.psc(betas))
-            noise.add(first, z)
-            image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
-            raw_reps[rep, image, block] = betas[trials[image, rep] - first]
-            z_reps[rep, image, block] = z[trials[image, rep] - first]
-        ncsnr[block] = formula.ncsnr_from_noise_variance(noise.noise_variance())
+    units = np.concatenate(list(coords.values()))
+    raw_reps, z_reps, ncsnr = _read_units(space, subject, table, trials, units, log, progress)
+    bounds = np.cumsum([0] + [len(c) for c in coords.values()])
     return {
         region: RegionExtraction(
             nsd_ids,
@@ -209,6 +193,31 @@ def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progr
         )
         for region, lo, hi in zip(coords, bounds[:-1], bounds[1:], strict=True)
     }
+
+
+def _read_units(space, subject, table, trials, units, log, progress):
+    """Stream every session for the units, block by block: raw and z repetitions, ncsnr."""
+    sessions = space.sessions(subject)
+    n_trials = space.trials_per_session(subject)
+    raw_reps = np.zeros((*trials.T.shape, len(units)), dtype=space.stored_dtype)
+    z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
+    ncsnr = np.empty(len(units))
+    plan = streaming.slot_plan(table)
+    chunked = space.reads_units_separately(subject)
+    blocks = voxel_blocks(len(units), plan[2], n_trials, chunked)
+    for step, block in enumerate(blocks):
+        noise = streaming.NoiseAccumulator(table, block.stop - block.start, plan)
+        stream = _stream_sessions(space, subject, sessions, units[block], log)
+        for index, (first, betas) in enumerate(stream, 1):
+            if progress is not None:
+                progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
+            z = chain.session_zscore(space.psc(betas))
+            noise.add(first, z)
+            image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
+            raw_reps[rep, image, block] = betas[trials[image, rep] - first]
+            z_reps[rep, image, block] = z[trials[image, rep] - first]
+        ncsnr[block] = formula.ncsnr_from_noise_variance(noise.noise_variance())
+    return raw_reps, z_reps, ncsnr
 
 
 def extract_region(space, design, subject, region, nsd_ids):

@@ -198,14 +198,29 @@ def run_bypass(sr, cache_dir=""):
 
 
 def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
-    """Checks of section 2: raw HDF5 -> every Brain-Score value of this subject and region."""
-    ext = bp.ext
+    """Checks of section 2: raw betas -> every Brain-Score value of this subject and region."""
+    units = sr.space.assembly_units(sr.train_block)
+    return [
+        *bypass_count_checks(sr, bp.ext, units),
+        *bypass_value_checks(sr, bp, tolerance=tolerance),
+        checks.difference_check(
+            section=SECTION_2,
+            name="nc-testset",
+            reproduced=bp.nc_testset,
+            actual=np.asarray(sr.train_block["nc_testset"].values, dtype=np.float64)
+            if units.shape[0] == len(bp.ext.coords)
+            else np.zeros(0),
+            tolerance=nc_tolerance,
+            what="noise ceilings (percent)",
+        ),
+    ]
+
+
+def bypass_count_checks(sr, ext, units):
+    """Trials, images and units of the extraction against the design and the assembly."""
     n_images = ext.nsd_ids.size
     train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
-    train_rows = assemblies.row_positions(train_ids, ext.nsd_ids)
-    test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
-    voxels = sr.space.assembly_units(sr.train_block)
-    results = [
+    return [
         checks.condition_check(
             section=SECTION_2,
             name="trial-count",
@@ -224,19 +239,27 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
         checks.condition_check(
             section=SECTION_2,
             name="voxel-count",
-            ok=voxels.shape[0] == len(ext.coords),
-            value=int(voxels.shape[0]),
+            ok=units.shape[0] == len(ext.coords),
+            value=int(units.shape[0]),
             threshold=len(ext.coords),
-            detail=f"{voxels.shape[0]} neuroids in the assembly, {len(ext.coords)} voxels "
+            detail=f"{units.shape[0]} neuroids in the assembly, {len(ext.coords)} voxels "
             "in the ROI mask",
         ),
         checks.equality_check(
             section=SECTION_2,
             name="voxel-coords",
-            expected=ext.coords if voxels.shape == ext.coords.shape else ext.coords[:0],
-            actual=voxels,
+            expected=ext.coords if units.shape == ext.coords.shape else ext.coords[:0],
+            actual=units,
             what="voxel coordinates",
         ),
+    ]
+
+
+def bypass_value_checks(sr, bp, *, tolerance):
+    """The rebuilt values against the region assembly, train, and every test repetition."""
+    ext = bp.ext
+    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    results = [
         checks.difference_check(
             section=SECTION_2,
             name="region-assembly-values",
@@ -247,11 +270,12 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
         checks.difference_check(
             section=SECTION_2,
             name="train-values",
-            reproduced=_pick(bp.global_z, train_rows),
+            reproduced=_pick(bp.global_z, assemblies.row_positions(train_ids, ext.nsd_ids)),
             actual=_rows(sr.train_block, train_ids),
             tolerance=tolerance,
         ),
     ]
+    test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
     test_reps = assemblies.repetition_values(sr.test_block, test_ids)
     for rep in range(test_reps.shape[0]):
         results.append(
@@ -263,18 +287,6 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
                 tolerance=tolerance,
             )
         )
-    results.append(
-        checks.difference_check(
-            section=SECTION_2,
-            name="nc-testset",
-            reproduced=bp.nc_testset,
-            actual=np.asarray(sr.train_block["nc_testset"].values, dtype=np.float64)
-            if voxels.shape[0] == len(ext.coords)
-            else np.zeros(0),
-            tolerance=nc_tolerance,
-            what="noise ceilings (percent)",
-        )
-    )
     return results
 
 
