@@ -345,10 +345,10 @@ def _add_export_command(sub):
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
-def print_progress(record, done, total):
+def print_progress(record, done, total, *, unchanged=False):
     """One line per report: position, status, scope, template, seconds (or "unchanged")."""
     scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
-    took = "unchanged" if record.get("unchanged") else f"{record['seconds']:6.1f} s"
+    took = "unchanged" if unchanged else f"{record['seconds']:6.1f} s"
     print(
         f"[{done:>{len(str(total))}}/{total}] {record['status']:<5} {scope:<10} "
         f"{record['template']:<20} {took}",

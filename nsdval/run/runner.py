@@ -225,8 +225,9 @@ def run_reports(config, *, on_report=None, on_progress=None):
     config : RunConfig
         The run.
     on_report : callable or None
-        Called as ``on_report(record, done, total)`` for each finished report, in
-        completion order.
+        Called as ``on_report(record, done, total, unchanged=...)`` for each finished
+        report, in completion order; ``unchanged`` is true for a report an earlier run
+        left current.
     on_progress : callable or None
         Called as ``on_progress(subject_label, info)`` while the extraction pass reads,
         and as ``on_progress(None, info)`` while whole input files are hashed (see
@@ -274,7 +275,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
         )
         prepare_out(out)
         for done, record in enumerate(kept.values(), 1):
-            _notify(on_report, {**record, "unchanged": True}, done, len(jobs))
+            _notify(on_report, record, done, len(jobs), unchanged=True)
         executed = execute_jobs(
             todo, out=out, config=config, on_report=on_report, offset=len(kept), executor=executor
         )
@@ -464,9 +465,9 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
     return [records[job.id] for job in jobs]
 
 
-def _notify(callback, record, done, total):
+def _notify(callback, record, done, total, *, unchanged=False):
     if callback is not None:
-        callback(record, done, total)
+        callback(record, done, total, unchanged=unchanged)
 
 
 def run_status(records):

@@ -90,6 +90,15 @@ def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):
     assert "split-seed" in capsys.readouterr().out
 
 
+def test_progress_lines_name_reports_kept_unchanged(capsys):
+    record = {**FAKE_RESULTS["reports"][0], "subject": "subj01", "region": "V4", "seconds": 12.3}
+    cli.print_progress(record, 3, 12)
+    cli.print_progress(record, 4, 12, unchanged=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_layout        12.3 s"
+    assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_layout      unchanged"
+
+
 def test_missing_root_is_one_line_and_exit_2(tmp_path, capsys):
     code = cli.main(["run", "--nsd-root", str(tmp_path / "absent"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err

@@ -245,7 +245,7 @@ def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
         jobs,
         out=tmp_path / "out",
         config=config,
-        on_report=lambda record, done, total: seen.append((record["id"], done, total)),
+        on_report=lambda record, done, total, unchanged: seen.append((record["id"], done, total)),
     )
     assert [r["id"] for r in records] == ["job0", "job1"]
     assert records[1]["status"] == "error"
