@@ -72,7 +72,7 @@ def time_trivial(n, tmp):
     start = time.perf_counter()
     for job in jobs:
         record = execution.execute_job(job, out=str(tmp / "serial"), notebooks_dir=str(TRIVIAL))
-        assert record["status"] == "fail", record["error"]  # checks.ipynb fails one check
+        assert record.status == "fail", record.error  # checks.ipynb fails one check
     serial = (time.perf_counter() - start) / n
     config = runner.RunConfig(nsd_root=tmp, out=tmp / "pool", jobs=2, notebooks_dir=TRIVIAL)
     start = time.perf_counter()

@@ -347,27 +347,27 @@ def _add_export_command(sub):
 
 def print_progress(record, done, total, *, unchanged=False):
     """One line per report: position, status, scope, template, seconds (or "unchanged")."""
-    scope = " ".join(p for p in (record["subject"], record["region"]) if p) or "run"
-    took = "unchanged" if unchanged else f"{record['seconds']:6.1f} s"
+    scope = " ".join(p for p in (record.subject, record.region) if p) or "run"
+    took = "unchanged" if unchanged else f"{record.seconds:6.1f} s"
     print(
-        f"[{done:>{len(str(total))}}/{total}] {record['status']:<5} {scope:<10} "
-        f"{record['template']:<20} {took}",
+        f"[{done:>{len(str(total))}}/{total}] {record.status:<5} {scope:<10} "
+        f"{record.template:<20} {took}",
         flush=True,
     )
 
 
 def _summarise(results, out):
     reports = results["reports"]
-    counts = {s: sum(r["status"] == s for r in reports) for s in ("pass", "warn", "fail", "error")}
+    counts = {s: sum(r.status == s for r in reports) for s in ("pass", "warn", "fail", "error")}
     text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print(f"{len(reports)} reports: {text}")
     for record in reports:
-        bad = [c["name"] for c in record["checks"] if c["status"] == "fail"]
-        if record["status"] == "error":
-            err = record["error"] or {}
-            print(f"  error {record['id']}: {err.get('ename')}: {err.get('evalue')}")
+        bad = [c["name"] for c in record.checks if c["status"] == "fail"]
+        if record.status == "error":
+            err = record.error or {}
+            print(f"  error {record.id}: {err.get('ename')}: {err.get('evalue')}")
         elif bad:
-            print(f"  fail  {record['id']}: {', '.join(bad)}")
+            print(f"  fail  {record.id}: {', '.join(bad)}")
     print(f"Index: {Path(out).resolve() / 'index.html'}")
     return EXIT_OK if results["status"] == "pass" else EXIT_FAIL
 
@@ -450,10 +450,10 @@ def cmd_rerun(args):
     from nsdval.run import runner
 
     record = runner.rerun_report(args.path, dict(args.parameters), timeout=args.timeout)
-    print(f"{record['status']:<5} {record['id']} {record['seconds']:.1f} s")
+    print(f"{record.status:<5} {record.id} {record.seconds:.1f} s")
     root = runner.find_run_root(args.path)
     print(f"Index: {root / 'index.html'}")
-    return EXIT_OK if record["status"] in ("pass", "warn") else EXIT_FAIL
+    return EXIT_OK if record.status in ("pass", "warn") else EXIT_FAIL
 
 
 def cmd_synth(args, parser):
@@ -476,10 +476,11 @@ def cmd_synth(args, parser):
 
 def cmd_index(args):
     """``nsdval index``: rebuild the index page from results.json and manifest.json."""
+    from nsdval.analysis.record import read_results
     from nsdval.run import runner
 
     out = Path(args.out)
-    results = json.loads((out / "results.json").read_text())
+    results = read_results(out)
     manifest_path = out / "manifest.json"
     run_manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     runner.write_run_outputs(out, results, run_manifest)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from nsdval.analysis.record import ReportRecord
 from nsdval.data.layout import REGIONS
 from nsdval.pages.shell import (
     STATUSES,
@@ -28,20 +29,24 @@ def _region_key(region: str) -> tuple[int, str]:
     return (REGIONS.index(region) if known else len(REGIONS), "" if known else region)
 
 
-def _report_rows(reports: list[dict]) -> list[dict]:
+def _report_rows(reports: list[ReportRecord]) -> list[dict]:
     """Return one flat row per report, worst first, then by subject, region and template."""
     rows = []
     for rec in reports:
-        source = rec.get("notebook") or rec.get("id") or "report"
-        checks = check_rows(rec, source)
-        row = {key: rec.get(key) or "" for key in ("id", "template", "subject", "region")}
-        row["status"] = known_status(rec.get("status"), source=source, what="the report")
+        checks = check_rows(rec, rec.notebook or rec.id or "report")
+        row = {
+            "id": rec.id,
+            "template": rec.template,
+            "subject": rec.subject or "",
+            "region": rec.region or "",
+        }
+        row["status"] = rec.status  # a ReportRecord's status is one of STATUSES
         row["check_statuses"] = [c["status"] for c in checks]
         row["problems"] = [c for c in checks if c["status"] != "pass"]
-        row["ename"] = (rec.get("error") or {}).get("ename")
-        row["seconds"] = rec.get("seconds")
-        row["href"] = href(rec["html"]) if rec.get("html") else None
-        row["rerun"] = _rerun_note(rec.get("rerun"))
+        row["ename"] = (rec.error or {}).get("ename")
+        row["seconds"] = rec.seconds
+        row["href"] = href(rec.html) if rec.html else None
+        row["rerun"] = _rerun_note(rec.rerun)
         row["rank"] = status_rank(row["status"])
         row["region_key"] = "{:02d}{}".format(*_region_key(row["region"])) if row["region"] else ""
         rows.append(row)
@@ -86,7 +91,9 @@ def _matrices(rows: list[dict]) -> list[dict]:
     return matrices
 
 
-def _benchmark_rows(benchmark: dict | None, reports: list[dict] | None = None) -> list[dict]:
+def _benchmark_rows(
+    benchmark: dict | None, reports: list[ReportRecord] | None = None
+) -> list[dict]:
     """Return reported vs replica score, raw and ceiling per region, with differences.
 
     Each row carries the status of the layout report's matching ``region-<metric>`` check
@@ -96,8 +103,8 @@ def _benchmark_rows(benchmark: dict | None, reports: list[dict] | None = None) -
     verdicts = {
         (check.get("region"), check.get("name")): check.get("status")
         for rec in reports or []
-        if not (rec.get("subject") or rec.get("region"))
-        for check in rec.get("checks") or []
+        if not (rec.subject or rec.region)
+        for check in rec.checks
     }
     metrics = ("score", "raw", "ceiling")
     rows = []
@@ -168,7 +175,9 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
     Parameters
     ----------
     results : dict
-        The run's ``results.json`` content.
+        The run's ``results.json`` content, its ``reports`` as
+        :class:`~nsdval.analysis.record.ReportRecord` (see
+        :func:`~nsdval.analysis.record.results_from_json`).
     manifest : dict, optional
         The archive manifest (command, versions, parameters, inputs, timings).
 

@@ -11,6 +11,7 @@ import ast
 from markupsafe import Markup
 from nbconvert.filters import strip_ansi
 
+from nsdval.analysis.record import ReportRecord
 from nsdval.pages.notebook import INJECTED_TAG, notebook_body
 from nsdval.pages.shell import (
     check_rows,
@@ -19,22 +20,21 @@ from nsdval.pages.shell import (
     href,
     index_href,
     items,
-    known_status,
     pick,
     render,
     status_counts,
 )
 
 
-def render_report(*, notebook, record: dict, title: str | None = None) -> str:
+def render_report(*, notebook, record: ReportRecord, title: str | None = None) -> str:
     """Render one executed notebook and its record as a self-contained HTML page.
 
     Parameters
     ----------
     notebook : nbformat.NotebookNode
         The executed notebook.
-    record : dict
-        The report record from ``results.json`` (status, checks, error, rerun...).
+    record : ReportRecord
+        The report's record (status, checks, error, rerun...).
     title : str, optional
         Page title; defaults to "template — subject · region".
 
@@ -43,24 +43,23 @@ def render_report(*, notebook, record: dict, title: str | None = None) -> str:
     page : str
         The whole HTML document: checks and errors first, then the notebook.
     """
-    source = record.get("notebook") or record.get("id") or "report"
-    status = known_status(record.get("status"), source=source, what="the report")
+    source = record.notebook or record.id or "report"
     checks = check_rows(record, source)
-    where = " · ".join(p for p in (record.get("subject"), record.get("region")) if p)
-    title = title or " — ".join(p for p in (record.get("template"), where) if p)
+    where = " · ".join(p for p in (record.subject, record.region) if p)
+    title = title or " — ".join(p for p in (record.template, where) if p)
     body, headings = notebook_body(notebook)
-    html_path = record.get("html") or "report.html"
-    notebook_path = record.get("notebook")
-    rerun = record.get("rerun") or {}
-    error = _error(record.get("error"), notebook)
-    parameters, injected = _parameters(notebook, record.get("parameters"))
+    html_path = record.html or "report.html"
+    notebook_path = record.notebook
+    rerun = record.rerun or {}
+    error = _error(record.error, notebook)
+    parameters, injected = _parameters(notebook, record.parameters)
     context = {
         "title": title,
-        "status": status,
-        "record_id": record.get("id") or "",
+        "status": record.status,  # a ReportRecord's status is one of STATUSES
+        "record_id": record.id,
         "index_href": index_href(html_path),
         "notebook_href": href(notebook_path, start=html_path) if notebook_path else None,
-        "seconds": record.get("seconds"),
+        "seconds": record.seconds,
         "counts": status_counts(row["status"] for row in checks),
         "error": error,
         "error_anchor": 'id="papermill-error-cell"' in body,

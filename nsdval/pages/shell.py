@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from nsdval import resources
 from nsdval.analysis import checks
+from nsdval.analysis.record import ReportRecord
 from nsdval.errors import InputError
 
 STATUSES = tuple(reversed(checks.STATUSES))
@@ -178,11 +179,11 @@ def index_href(html_path: str) -> str:
     return "../" * depth + "index.html"
 
 
-def check_rows(record: dict, source: str) -> list[dict]:
+def check_rows(record: ReportRecord, source: str) -> list[dict]:
     """Return the record's checks as display rows, worst first, keeping order within status."""
-    home = (record.get("subject"), record.get("region"))
+    home = (record.subject, record.region)
     rows = []
-    for check in record.get("checks") or []:
+    for check in record.checks:
         row = {key: check.get(key) or "" for key in ("section", "name", "detail")}
         row["value"], row["threshold"] = check.get("value"), check.get("threshold")
         row["status"] = known_status(

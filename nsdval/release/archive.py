@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 import nsdval
 from nsdval import atomic
 from nsdval.analysis import cache
+from nsdval.analysis.record import results_from_json
 from nsdval.errors import InputError, MissingInputError, OutputError, ParameterError
 from nsdval.release import manifest
 
@@ -36,7 +37,7 @@ SCHEMA_VERSION = 1
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _UNSEALED = "0" * 64
 _SEAL = re.compile(rb'"manifest_sha256": "([0-9a-f]{64})"')
-_REPORT_KEYS = ("template", "subject", "region", "status", "parameters", "rerun")
+_REPORT_FIELDS = ("template", "subject", "region", "status", "parameters", "rerun")
 
 
 def archive_name(release):
@@ -96,7 +97,7 @@ def create_archive(
     if target.exists() and not overwrite:
         raise OutputError(target, "archive exists; not replaced without overwrite (--overwrite)")
     manifest.check_hash_mode(hash_mode)
-    results = read_json(run_dir / RESULTS, "run results.json")
+    results = results_from_json(read_json(run_dir / RESULTS, "run results.json"), source=run_dir)
     run_manifest = read_json(run_dir / MANIFEST, "run manifest.json")
     if not run_manifest.get("inputs") or not results.get("reports"):
         raise InputError(run_dir, "not a finished run: no inputs in manifest.json or no reports")
@@ -138,9 +139,9 @@ def run_files(run_dir, results):
     """
     names = {INDEX, RESULTS}
     for record in results.get("reports") or []:
-        for key in ("notebook", "html"):
-            names.add(_inside(record.get(key), run_dir))
-        names.add(posixpath.join(posixpath.dirname(record["html"]), RESULTS))
+        for name in (record.notebook, record.html):
+            names.add(_inside(name, run_dir))
+        names.add(posixpath.join(posixpath.dirname(record.html), RESULTS))
     for name in names:
         if not (Path(run_dir) / name).is_file():
             raise MissingInputError(Path(run_dir) / name, "run output listed in results.json")
@@ -234,7 +235,7 @@ def archive_manifest(run_manifest, results, *, release, inputs, hash_mode, files
         "nsd_root": results.get("nsd_root"),
         "inputs": inputs,
         "reports": {
-            r["id"]: {key: r.get(key) for key in _REPORT_KEYS} for r in results["reports"]
+            r.id: {name: getattr(r, name) for name in _REPORT_FIELDS} for r in results["reports"]
         },
         "files": files,
         "archive": {

@@ -1,7 +1,8 @@
 """What changed between two validation runs, e.g. the releases v1.2 and v1.3, as data.
 
 :func:`compare_runs` takes two runs as loaded by :func:`nsdval.release.verify.load_run` (a run
-folder or an archive: its ``results.json`` and ``manifest.json``) and returns a JSON-ready
+folder or an archive: its ``results.json``, reports read back as
+:class:`~nsdval.analysis.record.ReportRecord`, and ``manifest.json``) and returns a JSON-ready
 dict; :func:`summary_lines` turns it into text and
 :func:`nsdval.pages.comparison.render_compare` into a page. Reports are matched by id;
 checks by report id, section, name, subject and region.
@@ -52,10 +53,11 @@ def compare_runs(a, b, *, atol=1e-6, rtol=1e-6):
 
     Examples
     --------
+    >>> from nsdval.analysis.record import ReportRecord
     >>> check = {"section": "s", "name": "c", "status": "pass", "value": 1e-7}
     >>> def run(status, value):
-    ...     report = {"id": "r", "status": status, "checks": [{**check, "status": status,
-    ...               "value": value}]}
+    ...     report = ReportRecord(id="r", template="t", status=status,
+    ...                           checks=[{**check, "status": status, "value": value}])
     ...     return {"label": "x", "results": {"reports": [report]}, "manifest": {}}
     >>> out = compare_runs(run("pass", 1e-7), run("fail", 2e-7))
     >>> out["regressions"], [row["name"] for row in out["check_status"]], out["values"]
@@ -119,14 +121,14 @@ def _side(run):
 
 
 def _reports(run):
-    return {record["id"]: record for record in run["results"].get("reports") or []}
+    return {record.id: record for record in run["results"].get("reports") or []}
 
 
 def _checks(reports):
     """``{key: check}`` over all reports; a repeated key gets an occurrence number."""
     out, seen = {}, Counter()
     for rid, record in reports.items():
-        for check in record.get("checks") or []:
+        for check in record.checks:
             base = (rid, check.get("section"), check.get("name"))
             base += (check.get("subject"), check.get("region"))
             seen[base] += 1
@@ -162,8 +164,8 @@ def _report_status(reports_a, reports_b):
     rows = []
     for rid, record in reports_a.items():
         after = reports_b.get(rid)
-        if after is not None and after.get("status") != record.get("status"):
-            row = {"id": rid, "a": record.get("status"), "b": after.get("status")}
+        if after is not None and after.status != record.status:
+            row = {"id": rid, "a": record.status, "b": after.status}
             rows.append({**row, "regression": _regressed(row["a"], row["b"])})
     return rows
 
@@ -259,10 +261,10 @@ def _parameter_changes(a, b):
         out = flatten(run["manifest"].get("parameters"))
         out["nsd_root"] = run["results"].get("nsd_root")
         for record in run["results"].get("reports") or []:
-            params = record.get("parameters") or {}
+            params = record.parameters or {}
             params = {k: v for k, v in params.items() if not _is_location(v)}
-            params["rerun"] = (record.get("rerun") or {}).get("overrides")
-            out.update(flatten(params, prefix=f"{record['id']}: "))
+            params["rerun"] = (record.rerun or {}).get("overrides")
+            out.update(flatten(params, prefix=f"{record.id}: "))
         return out
 
     return _differences(collect(a), collect(b))

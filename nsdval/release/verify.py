@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from nsdval.analysis.record import results_from_json
 from nsdval.errors import InputError, MissingInputError
 from nsdval.release import manifest
 from nsdval.release.archive import (
@@ -273,8 +274,15 @@ def load_run(path):
     Returns
     -------
     dict
-        ``label`` (the path as given), ``results`` (``results.json``) and ``manifest``
-        (``manifest.json``, ``{}`` if absent).
+        ``label`` (the path as given), ``results`` (``results.json``, its ``reports`` as
+        :class:`~nsdval.analysis.record.ReportRecord`) and ``manifest`` (``manifest.json``,
+        ``{}`` if absent).
+
+    Raises
+    ------
+    InputError
+        The results cannot be read back (see
+        :func:`~nsdval.analysis.record.results_from_json`).
     """
     path = Path(path)
     if path.is_dir():
@@ -287,6 +295,5 @@ def load_run(path):
             raise InputError(path, f"archive holds no {RESULTS}")
         results = parse_json(found.texts[RESULTS], f"{path}: {RESULTS}")
         run_manifest = parse_json(found.texts.get(MANIFEST, b"{}"), f"{path}: {MANIFEST}")
-    if not isinstance(results, dict) or not isinstance(results.get("reports"), list):
-        raise InputError(path, f"{RESULTS} has no list of reports")
+    results = results_from_json(results, source=path)
     return {"label": str(path), "results": results, "manifest": run_manifest}

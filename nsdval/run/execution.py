@@ -17,6 +17,7 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager, papermil
 
 from nsdval import atomic
 from nsdval.analysis import checks
+from nsdval.analysis.record import SCHEMA_VERSION, ReportRecord
 from nsdval.data.layout import subject_label
 from nsdval.errors import MissingInputError
 from nsdval.pages.notebook import SUMMARY_TAG, markdown_text
@@ -105,10 +106,10 @@ def failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
 def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=None):
     """Execute one job's notebook and write its notebook, HTML and sidecar.
 
-    Never raises for a notebook that fails: the record's status is ``error`` and its
-    ``error`` entry names the exception and the failing cell. ``zygote`` (a
-    :class:`nsdval.run.kernel.ZygoteAddress`) is the run's shared zygote to fork the kernel
-    from; without it, the process starts a zygote of its own.
+    Returns the report's :class:`ReportRecord`. Never raises for a notebook that fails: the
+    record's status is ``error`` and its ``error`` names the exception and the failing
+    cell. ``zygote`` (a :class:`nsdval.run.kernel.ZygoteAddress`) is the run's shared
+    zygote to fork the kernel from; without it, the process starts a zygote of its own.
     """
     kernel.use_zygote(zygote)
     folder = Path(out) / job.rel_dir
@@ -141,7 +142,7 @@ def write_report(folder, job, notebook, record, *, benchmark=None):
     page = render_report(notebook=notebook, record=record)
     atomic.write_text(folder / f"{job.template}.html", page)
     extra = {"benchmark": benchmark} if benchmark is not None else {}
-    payload = {"schema_version": checks.SCHEMA_VERSION, **record, "extra": extra}
+    payload = {"schema_version": SCHEMA_VERSION, **record.to_dict(), "extra": extra}
     atomic.write_json(folder / SIDECAR, payload)
 
 
@@ -220,7 +221,7 @@ def read_partial(partial, job, notebooks_dir):
 
 
 def make_record(job, payload, error, seconds, rerun):
-    """A report's record: its checks and status (``error`` if it ran to no checks)."""
+    """A report's :class:`ReportRecord`: its checks and status (``error`` if it ran to none)."""
     found = payload.get("checks", [])
     status = "error" if error else checks.worst_status(c["status"] for c in found)
     if not error and not found:
@@ -231,30 +232,30 @@ def make_record(job, payload, error, seconds, rerun):
             "cell_index": None,
             "traceback": "",
         }
-    return {
-        "id": job.id,
-        "template": job.template,
-        "subject": subject_label(job.subject) if job.subject else None,
-        "region": job.region,
-        "status": status,
-        "notebook": f"{job.rel_dir}/{job.template}.ipynb",
-        "html": f"{job.rel_dir}/{job.template}.html",
-        "seconds": seconds,
-        "parameters": job.parameters,
-        "checks": found,
-        "error": error,
-        "rerun": rerun,
-        "benchmark": payload.get("benchmark"),
-        "fingerprint": job.fingerprint,
-    }
+    return ReportRecord(
+        id=job.id,
+        template=job.template,
+        subject=subject_label(job.subject) if job.subject else None,
+        region=job.region,
+        status=status,
+        notebook=f"{job.rel_dir}/{job.template}.ipynb",
+        html=f"{job.rel_dir}/{job.template}.html",
+        seconds=seconds,
+        parameters=job.parameters,
+        checks=found,
+        error=error,
+        rerun=rerun,
+        benchmark=payload.get("benchmark"),
+        fingerprint=job.fingerprint,
+    )
 
 
 def insert_summary(notebook, record):
     """Open the executed notebook with a table of its checks, worst first."""
-    rows = sorted(record["checks"], key=lambda c: -checks.STATUSES.index(c["status"]))
-    lines = [f"**Status: {record['status'].upper()}** ({len(rows)} checks)", ""]
-    if record["error"]:
-        err = record["error"]
+    rows = sorted(record.checks, key=lambda c: -checks.STATUSES.index(c["status"]))
+    lines = [f"**Status: {record.status.upper()}** ({len(rows)} checks)", ""]
+    if record.error:
+        err = record.error
         where, ename, evalue = (_cell_text(err.get(k)) for k in ("cell_index", "ename", "evalue"))
         lines += [f"Error in cell {where}: **{ename}**: {evalue}", ""]
     lines += ["| status | section | check | detail |", "|---|---|---|---|"]

@@ -15,8 +15,12 @@ import json
 from pathlib import Path
 
 import nsdval
+from nsdval.analysis.record import ReportRecord, results_from_json
 from nsdval.data.fingerprint import file_fingerprint
 from nsdval.data.layout import REGIONS
+from nsdval.errors import InputError
+
+FORCE_HINT = "--force runs every report without reading it"
 
 
 def report_inputs(layout, *, subject, region, subjects, regions):
@@ -59,21 +63,38 @@ def previous_records(out):
     sidecar is written when the report finishes, so a run that was interrupted leaves
     sidecars newer than ``results.json``; those records (with their fingerprints) take
     precedence, and the next run does not execute those reports again.
+
+    Raises
+    ------
+    InputError
+        A run's ``results.json`` or a fingerprinted sidecar in ``out`` that cannot be read
+        back (another schema version, a malformed record), named.
     """
     out = Path(out)
-    try:
-        records = {r["id"]: r for r in json.loads((out / "results.json").read_text())["reports"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        records = {}
+    records = {record.id: record for record in listed_records(out)}
     for path in sorted(out.glob("*/results.json")) + sorted(out.glob("*/*/results.json")):
         record = sidecar_record(path)
         if record is not None:
-            records[record["id"]] = record
+            records[record.id] = record
     return records
 
 
+def listed_records(out):
+    """The records ``OUT/results.json`` lists; none when it is absent or no run's results."""
+    try:
+        payload = json.loads((Path(out) / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(payload, dict) or not isinstance(payload.get("reports"), list):
+        return []
+    try:
+        return results_from_json(payload, source=out)["reports"]
+    except InputError as exc:
+        raise InputError(exc.path, f"{exc.problem}; {FORCE_HINT}") from exc
+
+
 def sidecar_record(path):
-    """The report record a report's sidecar holds, or ``None`` if it holds none.
+    """The :class:`ReportRecord` a report's sidecar holds, or ``None`` if it holds none.
 
     Only sidecars that carry a fingerprint count: they were written by a run that planned
     the report, not by an older nsdval or a hand-made file.
@@ -84,7 +105,10 @@ def sidecar_record(path):
         return None
     if not isinstance(payload, dict) or not payload.get("fingerprint") or "id" not in payload:
         return None
-    return {k: v for k, v in payload.items() if k not in ("schema_version", "extra")}
+    try:
+        return ReportRecord.from_dict({k: v for k, v in payload.items() if k != "extra"})
+    except ValueError as exc:
+        raise InputError(path, f"{exc}; {FORCE_HINT}") from exc
 
 
 def previous_inputs(out):
@@ -99,15 +123,15 @@ def is_current(record, job, out):
     """True when an earlier record can stand for this run's report ``job`` (fingerprinted)."""
     return bool(
         record
-        and record.get("fingerprint") == job.fingerprint
-        and record.get("status") != "error"
-        and all((Path(out) / record[key]).is_file() for key in ("notebook", "html"))
+        and record.fingerprint == job.fingerprint
+        and record.status != "error"
+        and all(path and (Path(out) / path).is_file() for path in (record.notebook, record.html))
     )
 
 
 def layout_regions(regions, previous):
     """Regions the layout report covers: this run's and those of the reports kept from before."""
-    found = set(regions) | {r["region"] for r in previous.values() if r.get("region")}
+    found = set(regions) | {r.region for r in previous.values() if r.region}
     return tuple(r for r in REGIONS if r in found) + tuple(sorted(found - set(REGIONS)))
 
 

@@ -23,6 +23,7 @@ import papermill
 import nsdval
 from nsdval import atomic, resources
 from nsdval.analysis import cache, checks
+from nsdval.analysis.record import SCHEMA_VERSION, read_results, results_to_json
 from nsdval.data import watched
 from nsdval.data.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
 from nsdval.data.preflight import check_inputs_watched, check_report_inputs
@@ -226,8 +227,8 @@ def run_reports(config, *, on_report=None, on_progress=None):
         The run.
     on_report : callable or None
         Called as ``on_report(record, done, total, unchanged=...)`` for each finished
-        report, in completion order; ``unchanged`` is true for a report an earlier run
-        left current.
+        report (a :class:`~nsdval.analysis.record.ReportRecord`), in completion order;
+        ``unchanged`` is true for a report an earlier run left current.
     on_progress : callable or None
         Called as ``on_progress(subject_label, info)`` while the extraction pass reads,
         and as ``on_progress(None, info)`` while whole input files are hashed (see
@@ -236,7 +237,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     Returns
     -------
     dict
-        The run's ``results.json`` content.
+        The run's ``results.json`` content, its ``reports`` as records.
     """
     started = time.perf_counter()
     layout = detect_layout(config.nsd_root, config.variant, **config.folders)
@@ -279,7 +280,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
         executed = execute_jobs(
             todo, out=out, config=config, on_report=on_report, offset=len(kept), executor=executor
         )
-    fresh = {r["id"]: r for r in executed}
+    fresh = {r.id: r for r in executed}
     records = incremental.merge(jobs, {**kept, **fresh}, previous)
     inputs = describe_run_inputs(
         layout, subjects, regions, config=config, out=out, on_progress=on_progress
@@ -472,22 +473,22 @@ def _notify(callback, record, done, total, *, unchanged=False):
 
 def run_status(records):
     """``error``, ``fail`` or ``pass`` for a whole run (warnings pass)."""
-    worst = checks.worst_status(r["status"] for r in records)
+    worst = checks.worst_status(r.status for r in records)
     return "pass" if worst == "warn" else worst
 
 
 def finish_run(out, records, *, config, inputs, seconds):
     """Write results.json, manifest.json and index.html for a finished run."""
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    layout_record = next((r for r in records if r["template"] == LAYOUT), None)
+    layout_record = next((r for r in records if r.template == LAYOUT), None)
     results = {
-        "schema_version": checks.SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "nsdval_version": nsdval.__version__,
         "created": created,
         "nsd_root": str(Path(config.nsd_root).resolve()),
         "status": run_status(records),
         "reports": records,
-        "benchmark": (layout_record or {}).get("benchmark") or {},
+        "benchmark": (layout_record.benchmark if layout_record else None) or {},
     }
     run_manifest = manifest.build_manifest(
         command=config.command,
@@ -500,7 +501,7 @@ def finish_run(out, records, *, config, inputs, seconds):
         inputs=inputs,
         timings={
             "total_seconds": round(seconds, 2),
-            "reports": {r["id"]: r["seconds"] for r in records},
+            "reports": {r.id: r.seconds for r in records},
         },
         created=created,
     )
@@ -524,8 +525,8 @@ def compare_with_previous(out, previous):
 
 
 def write_run_outputs(out, results, run_manifest):
-    """Write the run's three top-level files, each atomically."""
-    atomic.write_json(Path(out) / "results.json", results)
+    """Write the run's three top-level files, each atomically (``results``' reports: records)."""
+    atomic.write_json(Path(out) / "results.json", results_to_json(results))
     atomic.write_json(Path(out) / "manifest.json", run_manifest)
     atomic.write_text(
         Path(out) / "index.html", render_index(results=results, manifest=run_manifest)
@@ -547,29 +548,27 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
 
     Returns
     -------
-    record : dict
+    record : ReportRecord
         The new report record; the run's results.json and index.html are refreshed.
     """
     root = find_run_root(path)
-    results = json.loads((root / "results.json").read_text())
+    results = read_results(root)
     target = Path(path).resolve()
-    matches = [
-        r for r in results["reports"] if (root / r["html"]).parent in (target, target.parent)
-    ]
+    matches = [r for r in results["reports"] if (root / r.html).parent in (target, target.parent)]
     if not matches:
         raise MissingInputError(target, "report of this run")
     old = matches[0]
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
-    declared = declared_parameters(template_path(notebooks_dir, old["template"]))
-    check_overrides(overrides, {old["template"]: declared})
-    check_report_inputs(old["parameters"])
+    declared = declared_parameters(template_path(notebooks_dir, old.template))
+    check_overrides(overrides, {old.template: declared})
+    check_report_inputs(old.parameters)
     job = Job(
-        old["id"],
-        old["template"],
-        _subject_number(old["subject"]),
-        old["region"],
-        {**old["parameters"], **overrides},
-        str(Path(old["html"]).parent),
+        old.id,
+        old.template,
+        _subject_number(old.subject),
+        old.region,
+        {**old.parameters, **overrides},
+        str(Path(old.html).parent),
     )
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = execute_job(
@@ -579,7 +578,7 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
         timeout=timeout,
         rerun={"at": at, "overrides": overrides},
     )
-    results["reports"] = [record if r["id"] == old["id"] else r for r in results["reports"]]
+    results["reports"] = [record if r.id == old.id else r for r in results["reports"]]
     results["status"] = run_status(results["reports"])
     run_manifest = (
         json.loads((root / "manifest.json").read_text())

@@ -21,6 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from playwright.sync_api import expect
 
+from nsdval.analysis.record import ReportRecord
 from nsdval.pages.index import render_index
 from nsdval.pages.report import render_report
 from nsdval.pages.shell import MAX_PAGE_BYTES, STATUSES
@@ -371,17 +372,17 @@ def test_report_pages_stay_small(run_dir, results):
 
 def _hostile_pages(tmp_path):
     """An index and a report whose data strings and notebook output carry markup."""
-    rec = {
-        "id": f"subj01-{PWNED}-assembly_validation",
-        "template": "assembly_validation",
-        "subject": BOLD,
-        "region": PWNED,
-        "status": "fail",
-        "notebook": "subj01/V4/assembly_validation.ipynb",
-        "html": "subj01/V4/assembly_validation.html",
-        "seconds": 1.0,
-        "parameters": {"region": PWNED},
-        "checks": [
+    rec = ReportRecord(
+        id=f"subj01-{PWNED}-assembly_validation",
+        template="assembly_validation",
+        subject=BOLD,
+        region=PWNED,
+        status="fail",
+        notebook="subj01/V4/assembly_validation.ipynb",
+        html="subj01/V4/assembly_validation.html",
+        seconds=1.0,
+        parameters={"region": PWNED},
+        checks=[
             {
                 "section": BOLD,
                 "name": PWNED,
@@ -393,9 +394,7 @@ def _hostile_pages(tmp_path):
                 "detail": f"voxel_x {PWNED} {BOLD}",
             }
         ],
-        "error": None,
-        "rerun": None,
-    }
+    )
     results = {
         "schema_version": 1,
         "nsdval_version": BOLD,
@@ -423,7 +422,7 @@ def _hostile_pages(tmp_path):
         ),
     ]
     (tmp_path / "index.html").write_text(render_index(results=results, manifest=manifest))
-    report = tmp_path / rec["html"]
+    report = tmp_path / rec.html
     report.parent.mkdir(parents=True)
     report.write_text(render_report(notebook=nb, record=rec))
     nbformat.write(nb, str(report.with_suffix(".ipynb")))

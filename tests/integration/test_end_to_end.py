@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from nsdval.analysis.record import SCHEMA_VERSION, ReportRecord, read_results, results_to_json
 from nsdval.cli import main
 from nsdval.run import runner
 from nsdval.synth import FAULTS, synthesize
@@ -76,6 +77,19 @@ def test_every_report_is_written_with_notebook_html_and_sidecar(clean_run):
     assert betas and all(len(i["read_sha256"]) == 64 and "sha256" not in i for i in betas)
     others = [i for i in manifest["inputs"] if not i["path"].endswith(".hdf5")]
     assert all(len(i["sha256"]) == 64 for i in others)
+
+
+def test_results_and_sidecars_read_back_into_the_records_they_hold(clean_run):
+    _, out, _ = clean_run
+    read = read_results(out)
+    text = json.dumps(results_to_json(read), indent=2) + "\n"
+    assert text == (out / "results.json").read_text()  # written again byte for byte
+    for record in read["reports"]:
+        sidecar = json.loads(((out / record.html).parent / "results.json").read_text())
+        assert list(sidecar) == ["schema_version", *record.to_dict(), "extra"]
+        assert sidecar["schema_version"] == SCHEMA_VERSION
+        del sidecar["extra"]
+        assert ReportRecord.from_dict(sidecar) == record
 
 
 def test_index_links_resolve(clean_run):

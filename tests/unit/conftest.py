@@ -3,8 +3,11 @@
 import copy
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
+
+from nsdval.analysis.record import ReportRecord, results_to_json
 
 CREATED = "2026-11-24T08:25:44+00:00"
 
@@ -26,21 +29,18 @@ def check(name, status="pass", value=1e-7, section="1. Values", **extra):
 def record(rid, rel_dir, template, checks, status=None, subject="subj01", region="V4"):
     statuses = [c["status"] for c in checks]
     worst = next((s for s in ("error", "fail", "warn") if s in statuses), "pass")
-    return {
-        "id": rid,
-        "template": template,
-        "subject": subject,
-        "region": region,
-        "status": status or worst,
-        "notebook": f"{rel_dir}/{template}.ipynb",
-        "html": f"{rel_dir}/{template}.html",
-        "seconds": 1.0,
-        "parameters": {"nsd_root": "/data/nsd", "subject": 1, "region": region},
-        "checks": checks,
-        "error": None,
-        "rerun": None,
-        "benchmark": None,
-    }
+    return ReportRecord(
+        id=rid,
+        template=template,
+        subject=subject,
+        region=region,
+        status=status or worst,
+        notebook=f"{rel_dir}/{template}.ipynb",
+        html=f"{rel_dir}/{template}.html",
+        seconds=1.0,
+        parameters={"nsd_root": "/data/nsd", "subject": 1, "region": region},
+        checks=checks,
+    )
 
 
 def default_results(nsd_root):
@@ -52,7 +52,7 @@ def default_results(nsd_root):
         subject=None,
         region=None,
     )
-    layout["parameters"] = {"nsd_root": str(nsd_root), "regions": "V4"}
+    layout = replace(layout, parameters={"nsd_root": str(nsd_root), "regions": "V4"})
     v4 = record(
         "subj01-V4-assembly_validation",
         "subj01/V4",
@@ -80,13 +80,13 @@ def write_run(out, nsd_root, results=None):
     results = copy.deepcopy(results or default_results(nsd_root))
     out.mkdir(parents=True, exist_ok=True)
     for rec in results["reports"]:
-        folder = out / rec["html"].rpartition("/")[0]
+        folder = out / rec.html.rpartition("/")[0]
         folder.mkdir(parents=True, exist_ok=True)
-        (out / rec["notebook"]).write_text(json.dumps({"cells": [], "id": rec["id"]}))
-        (out / rec["html"]).write_text(f"<p>{rec['id']} ✓</p>", encoding="utf-8")
-        (folder / "results.json").write_text(json.dumps({"schema_version": 1, **rec}))
+        (out / rec.notebook).write_text(json.dumps({"cells": [], "id": rec.id}))
+        (out / rec.html).write_text(f"<p>{rec.id} ✓</p>", encoding="utf-8")
+        (folder / "results.json").write_text(json.dumps({"schema_version": 1, **rec.to_dict()}))
     (out / "index.html").write_text("<html><body>index</body></html>")
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps(results_to_json(results), indent=2))
     inputs = []
     for path in sorted(p for p in nsd_root.rglob("*") if p.is_file()):
         data = path.read_bytes()
@@ -139,5 +139,6 @@ def make_run(nsd_root):
 
 @pytest.fixture
 def base_results(nsd_root):
-    """The results.json content of the hand-built run, to alter before ``make_run``."""
+    """The results.json content of the hand-built run (reports as records), to alter before
+    ``make_run``."""
     return default_results(nsd_root)

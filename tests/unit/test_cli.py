@@ -1,26 +1,14 @@
 import argparse
-import json
+from dataclasses import replace
 
 import pytest
 
 from nsdval import cli
+from nsdval.analysis.record import ReportRecord
 from nsdval.run import runner
 
-FAKE_RESULTS = {
-    "status": "pass",
-    "reports": [
-        {
-            "id": "assembly_layout",
-            "subject": None,
-            "region": None,
-            "status": "pass",
-            "template": "assembly_layout",
-            "seconds": 1.0,
-            "checks": [],
-            "error": None,
-        },
-    ],
-}
+LAYOUT = ReportRecord(id="assembly_layout", template="assembly_layout", status="pass", seconds=1.0)
+FAKE_RESULTS = {"status": "pass", "reports": [LAYOUT]}
 
 
 @pytest.fixture
@@ -81,17 +69,15 @@ def test_no_cache_turns_the_extraction_cache_off(captured, tmp_path):
 
 
 def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):
-    failing = json.loads(json.dumps(FAKE_RESULTS))
-    failing["status"] = "fail"
-    failing["reports"][0]["status"] = "fail"
-    failing["reports"][0]["checks"] = [{"name": "split-seed", "status": "fail"}]
-    captured["results"] = failing
+    split_seed = {"name": "split-seed", "status": "fail"}
+    failing = replace(LAYOUT, status="fail", checks=[split_seed])
+    captured["results"] = {"status": "fail", "reports": [failing]}
     assert cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert "split-seed" in capsys.readouterr().out
 
 
 def test_progress_lines_name_reports_kept_unchanged(capsys):
-    record = {**FAKE_RESULTS["reports"][0], "subject": "subj01", "region": "V4", "seconds": 12.3}
+    record = replace(LAYOUT, subject="subj01", region="V4", seconds=12.3)
     cli.print_progress(record, 3, 12)
     cli.print_progress(record, 4, 12, unchanged=True)
     lines = capsys.readouterr().out.splitlines()

@@ -2,9 +2,11 @@
 
 import copy
 import re
+from dataclasses import replace
 
 import pytest
 
+from nsdval.analysis.record import ReportRecord
 from nsdval.cli import main
 from nsdval.pages.comparison import render_compare
 from nsdval.release import compare
@@ -28,15 +30,13 @@ def check(name, status="pass", value=1e-7, threshold=1e-5, subject="subj01", reg
 
 def run(label="A", checks=None, status="pass", **changes):
     """A loaded run with one report holding ``checks``."""
-    report = {
-        "id": "subj01-V4-assembly_validation",
-        "status": status,
-        "parameters": {"nsd_root": "/data/nsd", "subject": 1, "region": "V4"},
-        "checks": checks
-        if checks is not None
-        else [check("train-values"), check("count", value=29)],
-        "rerun": None,
-    }
+    report = ReportRecord(
+        id="subj01-V4-assembly_validation",
+        template="assembly_validation",
+        status=status,
+        parameters={"nsd_root": "/data/nsd", "subject": 1, "region": "V4"},
+        checks=checks if checks is not None else [check("train-values"), check("count", value=29)],
+    )
     results = {
         "created": "2026-11-24T08:25:44+00:00",
         "status": status,
@@ -72,6 +72,18 @@ def report_of(r):
     return r["results"]["reports"][0]
 
 
+def edit_report(r, **changes):
+    """Replace the report of loaded run ``r`` by a copy with ``changes``."""
+    r["results"]["reports"][0] = replace(report_of(r), **changes)
+
+
+def edit_check(r, index, **changes):
+    """Replace check ``index`` of the report of ``r`` by a copy with ``changes``."""
+    checks = list(report_of(r).checks)
+    checks[index] = {**checks[index], **changes}
+    edit_report(r, checks=checks)
+
+
 def test_a_run_compared_with_itself_has_no_differences():
     a = run()
     out = compare.compare_runs(a, copy.deepcopy(a))
@@ -105,14 +117,14 @@ def test_status_changes_and_regressions(before, after, regression):
 def test_checks_are_matched_by_report_section_name_and_scope():
     scoped = [check("region-score", region=r, subject=None) for r in ("V1", "V4")]
     a = run(checks=scoped)
-    b = changed(a, lambda r: report_of(r)["checks"][1].update(status="fail"))
+    b = changed(a, lambda r: edit_check(r, 1, status="fail"))
     out = compare.compare_runs(a, b)
     assert [(r["name"], r["scope"]) for r in out["check_status"]] == [("region-score", "V4")]
 
 
 def test_repeated_checks_are_matched_in_order():
     a = run(checks=[check("dup", value=1), check("dup", value=2)])
-    b = changed(a, lambda r: report_of(r)["checks"][1].update(value=3))
+    b = changed(a, lambda r: edit_check(r, 1, value=3))
     assert [(r["a"], r["b"]) for r in compare.compare_runs(a, b)["values"]] == [(2, 3)]
 
 
@@ -120,9 +132,8 @@ def test_reports_and_checks_added_and_removed():
     a = run()
 
     def edit(r):
-        extra = copy.deepcopy(report_of(r))
-        extra["id"] = "subj02-V4-assembly_validation"
-        report_of(r)["checks"] = [check("train-values"), check("new-check")]
+        extra = replace(report_of(r), id="subj02-V4-assembly_validation")
+        edit_report(r, checks=[check("train-values"), check("new-check")])
         r["results"]["reports"].append(extra)
 
     out = compare.compare_runs(a, changed(a, edit))
@@ -137,7 +148,7 @@ def test_reports_and_checks_added_and_removed():
 
 def test_a_report_that_errors_without_checks_is_one_regression():
     a = run()
-    b = changed(a, lambda r: report_of(r).update(status="error", checks=[]))
+    b = changed(a, lambda r: edit_report(r, status="error", checks=[]))
     out = compare.compare_runs(a, b)
     assert out["regressions"] == 1
     assert out["report_status"] == [
@@ -173,8 +184,8 @@ def test_values_and_thresholds_that_moved_are_listed_with_their_difference():
     a = run()
 
     def edit(r):
-        report_of(r)["checks"][0].update(value=2e-7, threshold=1e-4)
-        report_of(r)["checks"][1].update(value=30)
+        edit_check(r, 0, value=2e-7, threshold=1e-4)
+        edit_check(r, 1, value=30)
 
     out = compare.compare_runs(a, changed(a, edit))
     rows = [(r["name"], r["field"], r["a"], r["b"], r["diff"]) for r in out["values"]]
@@ -207,9 +218,12 @@ def test_parameter_differences_leave_out_locations():
     def edit(r):
         r["manifest"]["parameters"]["overrides"] = {"tolerance": 1e-4}
         r["results"]["nsd_root"] = "/data/nsd-v2"
-        report_of(r)["parameters"].update(nsd_root="/data/nsd-v2", cache_dir="/out/.cache")
-        report_of(r)["parameters"]["n_spot_checks"] = 9
-        report_of(r)["rerun"] = {"at": "now", "overrides": {"tolerance": 1e-4}}
+        moved = {"nsd_root": "/data/nsd-v2", "cache_dir": "/out/.cache", "n_spot_checks": 9}
+        edit_report(
+            r,
+            parameters={**report_of(r).parameters, **moved},
+            rerun={"at": "now", "overrides": {"tolerance": 1e-4}},
+        )
 
     out = compare.compare_runs(a, changed(a, edit))
     rid = "subj01-V4-assembly_validation"
@@ -267,8 +281,8 @@ def test_version_differences():
 
 def test_summary_lines_name_each_change():
     a = run()
-    b = changed(a, lambda r: report_of(r)["checks"][0].update(status="fail", value=1.0))
-    report_of(b)["status"] = "fail"
+    b = changed(a, lambda r: edit_check(r, 0, status="fail", value=1.0))
+    edit_report(b, status="fail")
     lines = compare.summary_lines(compare.compare_runs(a, b))
     assert lines[0] == "A: A (pass, 1 reports)"
     text = "\n".join(lines)
@@ -281,7 +295,7 @@ def test_summary_lines_name_each_change():
 
 def test_render_compare_escapes_and_links_nothing_outside():
     a = run(label=XSS, checks=[check(XSS)])
-    b = changed(a, lambda r: report_of(r)["checks"][0].update(status="fail"))
+    b = changed(a, lambda r: edit_check(r, 0, status="fail"))
     b["manifest"]["packages"][XSS] = XSS
     page = render_compare(comparison=compare.compare_runs(a, b))
     assert XSS not in page
@@ -297,7 +311,9 @@ def test_cli_compare_exit_codes_and_default_page(make_run, base_results, tmp_pat
     assert main(["compare", str(a), str(a)]) == 0
     assert (a / "compare.html").is_file()
     assert "no regressions; no differences" in capsys.readouterr().out
-    base_results["reports"][1]["checks"][0]["status"] = "fail"
+    v4 = base_results["reports"][1]
+    failing = [{**v4.checks[0], "status": "fail"}, *v4.checks[1:]]
+    base_results["reports"][1] = replace(v4, checks=failing)
     b = make_run(tmp_path / "b", base_results)
     page = tmp_path / "cmp.html"
     assert main(["compare", str(a), str(b), "--html", str(page), "--tolerance", "0.1"]) == 1

@@ -245,12 +245,12 @@ def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
         jobs,
         out=tmp_path / "out",
         config=config,
-        on_report=lambda record, done, total, unchanged: seen.append((record["id"], done, total)),
+        on_report=lambda record, done, total, unchanged: seen.append((record.id, done, total)),
     )
-    assert [r["id"] for r in records] == ["job0", "job1"]
-    assert records[1]["status"] == "error"
-    assert records[1]["error"]["ename"] == "WorkerLostError"
-    assert records[0]["error"]["ename"] != "WorkerLostError"  # it ran (and recorded no checks)
+    assert [r.id for r in records] == ["job0", "job1"]
+    assert records[1].status == "error"
+    assert records[1].error["ename"] == "WorkerLostError"
+    assert records[0].error["ename"] != "WorkerLostError"  # it ran (and recorded no checks)
     assert sorted(rid for rid, _, _ in seen) == ["job0", "job1"]
     assert [(done, total) for _, done, total in seen] == [(1, 2), (2, 2)]
     assert (tmp_path / "out" / "job1" / "killer.html").is_file()
@@ -275,7 +275,7 @@ def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypat
     jobs = [runner.Job(f"job{i}", "parents", None, None, {}, f"job{i}") for i in range(4)]
     config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
     records = runner.execute_jobs(jobs, out=tmp_path / "out", config=config)
-    assert [r["error"]["ename"] for r in records] == ["NoResults"] * 4  # ran to the end
+    assert [r.error["ename"] for r in records] == ["NoResults"] * 4  # ran to the end
     out = tmp_path / "out"
     parents = [(out / job.rel_dir / "parents.txt").read_text().split() for job in jobs]
     ours = kernel.get_zygote().pid  # this process's zygote, started for the run

@@ -4,12 +4,14 @@ import base64
 import copy
 import hashlib
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import jinja2
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from nsdval.analysis.record import ReportRecord, results_from_json, results_to_json
 from nsdval.errors import InputError
 from nsdval.pages.index import render_index
 from nsdval.pages.notebook import (
@@ -109,7 +111,7 @@ def make_record(subject="subj01", region="V4", template="assembly_validation", *
         "error": None,
         "rerun": None,
     }
-    return {**rec, **kw}
+    return ReportRecord(**{**rec, **kw})
 
 
 def layout_record():
@@ -388,9 +390,14 @@ def test_unknown_status_rejected(notebook, results):
     rec = make_record(checks=[check("odd", "maybe<b>")])
     with pytest.raises(InputError, match=r"check 'odd' has status 'maybe<b>'; expected one of"):
         render_report(notebook=notebook, record=rec)
-    results["reports"].append(make_record(status="unknown"))
-    with pytest.raises(ValueError, match="the report has status 'unknown'"):
-        render_index(results=results)
+    with pytest.raises(
+        ValueError, match="report 'subj01-V4-assembly_validation' has status 'unknown'"
+    ):
+        make_record(status="unknown")  # no record, so no page, holds an unknown status
+    bad = results_to_json(results)
+    bad["reports"][1]["status"] = "unknown"
+    with pytest.raises(InputError, match=r"^run: results.json: report .* has status 'unknown'"):
+        results_from_json(bad, source="run")
     assert status_class("maybe<b>") == "status-unknown"
 
 
@@ -470,20 +477,17 @@ def test_partial_error_and_rerun(notebook):
 
 
 def test_index_marks_rerun_reports_with_time_and_overrides():
-    record = {
-        "id": "subj01-V4-assembly_validation",
-        "template": "assembly_validation",
-        "subject": "subj01",
-        "region": "V4",
-        "status": "pass",
-        "notebook": "subj01/V4/assembly_validation.ipynb",
-        "html": "subj01/V4/assembly_validation.html",
-        "seconds": 1.0,
-        "parameters": {},
-        "checks": [],
-        "error": None,
-        "rerun": {"at": "2026-11-24T10:00:00+00:00", "overrides": {"tolerance": 1e-06}},
-    }
+    record = ReportRecord(
+        id="subj01-V4-assembly_validation",
+        template="assembly_validation",
+        subject="subj01",
+        region="V4",
+        status="pass",
+        notebook="subj01/V4/assembly_validation.ipynb",
+        html="subj01/V4/assembly_validation.html",
+        seconds=1.0,
+        rerun={"at": "2026-11-24T10:00:00+00:00", "overrides": {"tolerance": 1e-06}},
+    )
     page = render_index(
         results={
             "schema_version": 1,
@@ -622,9 +626,9 @@ def test_error_box_shows_the_failing_cell_source(notebook):
     assert "raise ValueError(&#39;boom&#39;)" in box and 'class="cell-source"' in box
     assert '<pre class="traceback">VE</pre>' in box  # ANSI colour codes stripped
     # the record's own cell_source wins; without either, no source block
-    rec["error"]["cell_source"] = "x = <1>"
+    rec = replace(rec, error={**rec.error, "cell_source": "x = <1>"})
     assert "x = &lt;1&gt;" in render_report(notebook=nb, record=rec)
-    del rec["error"]["cell_source"]
+    rec = replace(rec, error={k: v for k, v in rec.error.items() if k != "cell_source"})
     assert 'class="cell-source"' not in render_report(notebook=new_notebook(), record=rec)
 
 
@@ -685,9 +689,11 @@ def test_index_filters_and_sort_keys(results):
 
 
 def test_index_provenance_and_benchmark_checks(results):
-    results["reports"][0]["checks"].append(
-        check("region-score", "fail", subject=None, region="V4", section="7. Benchmark")
+    layout = results["reports"][0]
+    benchmark_check = check(
+        "region-score", "fail", subject=None, region="V4", section="7. Benchmark"
     )
+    results["reports"][0] = replace(layout, checks=[*layout.checks, benchmark_check])
     manifest = {
         "command": "nsdval run",
         "nsdval_version": "0.1.0",
@@ -728,11 +734,11 @@ def test_summary_cell_escapes_data():
 
     nb = nb_new()
     nb.cells = [new_markdown_cell("# T"), new_code_cell("x = 1")]
-    record = {
-        "status": "error",
-        "checks": [check(PWNED, "fail", detail="<b>bold</b> | *x*")],
-        "error": {"ename": "<b>E</b>", "evalue": PWNED, "cell_index": 1},
-    }
+    record = make_record(
+        status="error",
+        checks=[check(PWNED, "fail", detail="<b>bold</b> | *x*")],
+        error={"ename": "<b>E</b>", "evalue": PWNED, "cell_index": 1},
+    )
     execution.insert_summary(nb, record)
     text = nb.cells[1].source
     assert nb.cells[1].metadata["tags"] == [SUMMARY_TAG]

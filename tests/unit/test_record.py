@@ -14,6 +14,7 @@ from nsdval.analysis.record import (
     results_to_json,
 )
 from nsdval.errors import InputError, MissingInputError
+from nsdval.run import incremental
 
 # The keys of a report in results.json, in order, as every nsdval since incremental runs
 # wrote them: the record's JSON form must not drift from it.
@@ -231,3 +232,46 @@ def test_read_results_names_a_missing_or_malformed_file(tmp_path):
         read_results(tmp_path)
     (tmp_path / "results.json").write_text(json.dumps(results_payload()))
     assert read_results(tmp_path)["reports"] == [full_record()]
+
+
+# --- incremental runs read records back -------------------------------------------------
+
+
+def write_sidecar(out, record, **extra):
+    folder = out / record.html.rpartition("/")[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"schema_version": SCHEMA_VERSION, **record.to_dict(), "extra": {}, **extra}
+    (folder / "results.json").write_text(json.dumps(payload))
+    return folder / "results.json"
+
+
+def test_previous_records_take_sidecars_over_results_json(tmp_path):
+    listed = full_record(status="pass")
+    (tmp_path / "results.json").write_text(json.dumps(results_payload(reports=[listed.to_dict()])))
+    assert incremental.previous_records(tmp_path) == {listed.id: listed}
+    newer = full_record(seconds=9.0)
+    write_sidecar(tmp_path, newer)
+    assert incremental.previous_records(tmp_path) == {newer.id: newer}
+
+
+def test_sidecars_without_a_fingerprint_are_not_records(tmp_path):
+    path = write_sidecar(tmp_path, full_record(fingerprint=None))
+    assert incremental.sidecar_record(path) is None
+
+
+def test_previous_records_of_a_newer_nsdval_stop_the_run_naming_the_file(tmp_path):
+    path = write_sidecar(tmp_path, full_record(), schema_version=SCHEMA_VERSION + 1)
+    with pytest.raises(InputError, match="written by a newer nsdval; --force runs every report"):
+        incremental.previous_records(tmp_path)
+    path.unlink()
+    newer = results_payload(schema_version=SCHEMA_VERSION + 1)
+    (tmp_path / "results.json").write_text(json.dumps(newer))
+    with pytest.raises(InputError, match=f"^{tmp_path}: results.json has schema_version 2"):
+        incremental.previous_records(tmp_path)
+
+
+def test_a_results_json_of_something_else_is_no_previous_run(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"score": 1}))
+    assert incremental.previous_records(tmp_path) == {}
+    (tmp_path / "results.json").write_text("{truncated")
+    assert incremental.previous_records(tmp_path) == {}

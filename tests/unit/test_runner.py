@@ -83,8 +83,8 @@ def _job(template, rel_dir="subj01/V4", **parameters):
 @pytest.mark.slow
 def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_path):
     record = execution.execute_job(_job("checks", threshold=1.0), out=tmp_path, notebooks_dir=DATA)
-    assert record["status"] == "fail"
-    assert [c["name"] for c in record["checks"]] == ["always-passes", "value-below-threshold"]
+    assert record.status == "fail"
+    assert [c["name"] for c in record.checks] == ["always-passes", "value-below-threshold"]
     folder = tmp_path / "subj01" / "V4"
     nb = nbformat.read(folder / "checks.ipynb", as_version=4)
     assert "Status: FAIL" in nb.cells[1].source  # summary opens the notebook
@@ -94,17 +94,17 @@ def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_pat
     assert not list(folder.glob(".*partial*"))
 
     record = execution.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
-    assert record["status"] == "pass"
+    assert record.status == "pass"
 
 
 @pytest.mark.slow
 def test_a_raising_notebook_yields_an_error_report(tmp_path):
     record = execution.execute_job(_job("broken"), out=tmp_path, notebooks_dir=DATA)
-    assert record["status"] == "error"
-    assert record["error"]["ename"] == "ValueError"
-    assert "planted failure" in record["error"]["evalue"]
+    assert record.status == "error"
+    assert record.error["ename"] == "ValueError"
+    assert "planted failure" in record.error["evalue"]
     # counted in the executed notebook, which has papermill's injected cell
-    assert record["error"]["cell_index"] == 4
+    assert record.error["cell_index"] == 4
     page = (tmp_path / "subj01" / "V4" / "broken.html").read_text()
     assert "planted failure in cell 3" in page
     assert page.index("planted failure") < page.index("never reached")
@@ -138,7 +138,7 @@ def test_notebooks_run_in_this_python_whatever_the_python3_kernelspec_says(tmp_p
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     record = execution.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
-    assert record["status"] == "pass"
+    assert record.status == "pass"
 
 
 def _executed(statuses, banner_before=None):
