@@ -26,9 +26,11 @@ from nsdval.errors import LayoutError, MissingInputError, ParameterError
 REGIONS = ("V1", "V2", "V4", "IT")
 SPLITS = ("train", "test")
 LAYOUTS = ("packaging", "official")
+SPACES = ("volume", "surface")
 DEFAULT_VARIANT = "_8subj"
 
 _SESSION_FILE = re.compile(r"^betas_session(\d+)\.hdf5$")
+_SURFACE_SESSION_FILE = re.compile(r"^(lh|rh)\.betas_session(\d+)\.mgh$")
 _SUBJECT_DIR = re.compile(r"^subj(\d+)$")
 
 
@@ -78,6 +80,10 @@ class NsdLayout:
     assemblies_dir, brainscore_dir, benchmark_dir : Path or None
         Overrides for the folders of the region assemblies (and split CSV), the
         Brain-Score assemblies and the benchmark output; ``None`` means beside the NSD files.
+    space : {'volume', 'surface'}
+        Which assemblies are under validation: the volume ones (``Allen2022_fmri``,
+        ``brainscore/``, ``benchmark/``) or the fsaverage ones (``Allen2022_fmri_surface``,
+        ``brainscore_surface/``, ``benchmark_surface/``).
     """
 
     root: Path
@@ -86,11 +92,15 @@ class NsdLayout:
     assemblies_dir: Path | None = None
     brainscore_dir: Path | None = None
     benchmark_dir: Path | None = None
+    space: str = "volume"
 
     def __post_init__(self):
         if self.kind not in LAYOUTS:
             allowed = ", ".join(LAYOUTS)
             raise ParameterError("layout", f"expected one of {allowed}, got {self.kind!r}")
+        if self.space not in SPACES:
+            allowed = ", ".join(SPACES)
+            raise ParameterError("space", f"expected one of {allowed}, got {self.space!r}")
         # absolute: notebooks and workers run in other working folders
         object.__setattr__(self, "root", Path(self.root).absolute())
         for name in ("assemblies_dir", "brainscore_dir", "benchmark_dir"):
@@ -125,6 +135,42 @@ class NsdLayout:
         """NIfTI file of one ROI volume, e.g. ``prf-visualrois`` or ``lh.streams``."""
         return self.roi_dir(subject) / f"{name}.nii.gz"
 
+    # --- NSD's fsaverage surface files -------------------------------------------------------
+    def surface_betas_dir(self, subject):
+        """Folder holding one subject's fsaverage betas and ncsnr (both hemispheres)."""
+        label = subject_label(subject)
+        if self.kind == "packaging":
+            return self.root / label / "betas"
+        surface = self.root / "nsddata_betas" / "ppdata" / label / "fsaverage"
+        return surface / "betas_fithrf_GLMdenoise_RR"
+
+    def surface_betas(self, subject, session, hemisphere):
+        """MGH file of one session's betas on one hemisphere (sessions count from 1)."""
+        name = f"{hemisphere}.betas_session{int(session):02d}.mgh"
+        return self.surface_betas_dir(subject) / name
+
+    def surface_ncsnr(self, subject, hemisphere):
+        """MGH file of NSD's ncsnr on one hemisphere."""
+        return self.surface_betas_dir(subject) / f"{hemisphere}.ncsnr.mgh"
+
+    def surface_sessions(self, subject):
+        """Session numbers with a betas file of either hemisphere, sorted."""
+        folder = self.surface_betas_dir(subject)
+        if not folder.is_dir():
+            raise MissingInputError(folder, f"betas folder of {subject_label(subject)}")
+        found = (_SURFACE_SESSION_FILE.match(p.name) for p in folder.iterdir())
+        return sorted({int(m.group(2)) for m in found if m})
+
+    def fsaverage_label_dir(self):
+        """Folder of the fsaverage label files shared by every subject."""
+        if self.kind == "packaging":
+            return self.root / "fsaverage_labels"
+        return self.root / "nsddata" / "freesurfer" / "fsaverage" / "label"
+
+    def fsaverage_label(self, hemisphere, name):
+        """One hemisphere's fsaverage label file, e.g. ``lh.Kastner2015.mgz``."""
+        return self.fsaverage_label_dir() / f"{hemisphere}.{name}.mgz"
+
     def expdesign(self):
         """The ``nsd_expdesign.mat`` file."""
         if self.kind == "packaging":
@@ -135,11 +181,18 @@ class NsdLayout:
     def _assemblies(self):
         return Path(self.assemblies_dir) if self.assemblies_dir else self.root / "assemblies"
 
+    def _suffix(self):
+        return "_surface" if self.space == "surface" else ""
+
     def _brainscore(self):
-        return Path(self.brainscore_dir) if self.brainscore_dir else self.root / "brainscore"
+        if self.brainscore_dir:
+            return Path(self.brainscore_dir)
+        return self.root / f"brainscore{self._suffix()}"
 
     def _benchmark(self):
-        return Path(self.benchmark_dir) if self.benchmark_dir else self.root / "benchmark"
+        if self.benchmark_dir:
+            return Path(self.benchmark_dir)
+        return self.root / f"benchmark{self._suffix()}"
 
     def split_csv(self):
         """CSV of the train/test split (columns ``stimulus_id``, ``nsd_id``, ``split``)."""
@@ -147,11 +200,13 @@ class NsdLayout:
 
     def region_assembly(self, region):
         """Region assembly (NB02 output): 515 images x voxels of all subjects."""
-        return self._assemblies() / f"Allen2022.{check_region(region)}{self.variant}.nc"
+        name = f"Allen2022{self._suffix()}.{check_region(region)}{self.variant}.nc"
+        return self._assemblies() / name
 
     def brainscore_assembly(self, split):
         """Brain-Score train or test assembly (NB03 output)."""
-        return self._brainscore() / f"Allen2022_fmri_{check_split(split)}{self.variant}.nc"
+        name = f"Allen2022_fmri{self._suffix()}_{check_split(split)}{self.variant}.nc"
+        return self._brainscore() / name
 
     def activations(self, region, split):
         """Model activations the benchmark scored for one region and split."""

@@ -1,14 +1,11 @@
-"""The data spaces nsdval reads, and which one serves a tree.
-
-Today every tree is read as NSD's volume files; the surface (fsaverage) space will be the
-second entry.
-"""
+"""The data spaces nsdval reads, and which one serves a tree's assemblies."""
 
 from __future__ import annotations
 
+from nsdval.data.surface.space import SurfaceSpace
 from nsdval.data.volume.space import VolumeSpace
 
-SPACES = {VolumeSpace.name: VolumeSpace}
+SPACES = {VolumeSpace.name: VolumeSpace, SurfaceSpace.name: SurfaceSpace}
 
 
 def open_space(layout):
@@ -17,10 +14,10 @@ def open_space(layout):
     Parameters
     ----------
     layout : NsdLayout
-        Where the tree's files are.
+        Where the tree's files are; its ``space`` names the assemblies under validation.
 
     Returns
     -------
     DataSpace
     """
-    return VolumeSpace(layout)
+    return SPACES[layout.space](layout)

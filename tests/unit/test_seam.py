@@ -14,8 +14,8 @@ import nsdval
 
 PACKAGE = Path(nsdval.__file__).resolve().parent
 READERS = {"h5py", "nibabel"}
-AXIS_WORDS = ("voxel_x", "voxel_y", "voxel_z", "argwhere")
-IMPLEMENTATIONS = ("data/volume/",)
+AXIS_WORDS = ("voxel_x", "voxel_y", "voxel_z", "argwhere", "vertex_index")
+IMPLEMENTATIONS = ("data/volume/", "data/surface/")
 INDEPENDENT = ("synth/",)
 
 
