@@ -82,7 +82,14 @@ class ThrottledEngine(NBClientEngine):
         return manager.nb
 
 
-papermill_engines.register(ENGINE, ThrottledEngine)
+def register_engine():
+    """Make :data:`ENGINE` known to papermill; idempotent, called before each execution.
+
+    papermill looks engines up by name only, in a registry of its own; registering when a
+    notebook is about to run, rather than when this module is imported, keeps importing
+    nsdval free of side effects on other libraries.
+    """
+    papermill_engines.register(ENGINE, ThrottledEngine)
 
 
 def template_path(notebooks_dir, template):
@@ -148,6 +155,7 @@ def write_report(folder, job, notebook, record, *, benchmark=None):
 
 def run_papermill(job, notebooks_dir, partial, parameters, timeout, cwd):
     """Execute the job's template into ``partial``; the error record, or ``None``."""
+    register_engine()
     try:
         papermill.execute_notebook(
             str(template_path(notebooks_dir, job.template)),

@@ -1,5 +1,8 @@
 """Executing one report: papermill's partial notebook, written at its start and end."""
 
+import subprocess
+import sys
+
 import nbformat
 import papermill
 import pytest
@@ -61,3 +64,21 @@ def test_a_dead_kernel_leaves_its_final_state_on_disk(tmp_path, monkeypatch, cou
     assert partial.cells[1].metadata.papermill["start_time"] is not None  # where it died
     located = execution.locate_failing_cell({"cell_index": None}, partial)
     assert located["cell_index"] == 1 and "SIGKILL" in located["cell_source"]
+
+
+ENGINES_AFTER_IMPORT = """
+from papermill.engines import papermill_engines
+before = set(papermill_engines._engines)
+import nsdval.cli, nsdval.run.runner, nsdval.run.execution
+print(sorted(set(papermill_engines._engines) - before))
+nsdval.run.execution.register_engine()
+nsdval.run.execution.register_engine()
+print(papermill_engines.get_engine("nsdval") is nsdval.run.execution.ThrottledEngine)
+"""
+
+
+def test_importing_nsdval_registers_no_papermill_engine():
+    found = subprocess.run(
+        [sys.executable, "-c", ENGINES_AFTER_IMPORT], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.split("\n")[:2] == ["[]", "True"]  # registered only when asked, twice
