@@ -22,7 +22,7 @@ from nsdval.data.layout import subject_label
 from nsdval.errors import MissingInputError
 from nsdval.pages.notebook import SUMMARY_TAG, markdown_text
 from nsdval.pages.report import render_report
-from nsdval.run import kernel
+from nsdval.run import zygote_client
 from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager
 
 SIDECAR = "results.json"
@@ -115,10 +115,10 @@ def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=Non
 
     Returns the report's :class:`ReportRecord`. Never raises for a notebook that fails: the
     record's status is ``error`` and its ``error`` names the exception and the failing
-    cell. ``zygote`` (a :class:`nsdval.run.kernel.ZygoteAddress`) is the run's shared
+    cell. ``zygote`` (a :class:`nsdval.run.zygote_client.ZygoteAddress`) is the run's shared
     zygote to fork the kernel from; without it, the process starts a zygote of its own.
     """
-    kernel.use_zygote(zygote)
+    zygote_client.use_zygote(zygote)
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = folder / SIDECAR

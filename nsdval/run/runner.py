@@ -31,7 +31,7 @@ from nsdval.errors import MissingInputError, NsdvalError, OutputError, Parameter
 from nsdval.pages.comparison import render_compare
 from nsdval.pages.index import render_index
 from nsdval.release import compare, manifest, verify
-from nsdval.run import executors, incremental, kernel
+from nsdval.run import executors, incremental, zygote_client
 from nsdval.run.execution import execute_job, failed_job, template_path
 
 VALIDATION = "assembly_validation"
@@ -250,7 +250,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     check_overrides(config.parameters, declared)
     out = check_out(config.out)
     if config.executor == "local":
-        kernel.prestart_zygote()  # it imports while the inputs are checked and extracted
+        zygote_client.prestart_zygote()  # it imports while the inputs are checked and extracted
     # unreadable input: exit 2, OUT untouched
     check_inputs_watched(
         layout,
@@ -456,7 +456,7 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
         "timeout": config.timeout,
     }
     if isinstance(executor, executors.LocalExecutor):  # workers on this machine share a zygote
-        kwargs["zygote"] = kernel.zygote_address()
+        kwargs["zygote"] = zygote_client.zygote_address()
     records = {}
     for job, record, error in executor.map_as_completed(execute_job, list(jobs), **kwargs):
         if error is not None:

@@ -266,9 +266,9 @@ print(os.getppid(), os.environ["JPY_PARENT_PID"], file=open("parents.txt", "w"))
 
 @pytest.mark.slow
 def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypatch):
-    from nsdval.run import kernel, runner
+    from nsdval.run import runner, zygote_client
 
-    monkeypatch.setenv(kernel.WARM_ENV, "1")
+    monkeypatch.setenv(zygote_client.WARM_ENV, "1")
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     _template(notebooks / "parents.ipynb", PARENTS)
@@ -278,7 +278,7 @@ def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypat
     assert [r.error["ename"] for r in records] == ["NoResults"] * 4  # ran to the end
     out = tmp_path / "out"
     parents = [(out / job.rel_dir / "parents.txt").read_text().split() for job in jobs]
-    ours = kernel.get_zygote().pid  # this process's zygote, started for the run
+    ours = zygote_client.get_zygote().pid  # this process's zygote, started for the run
     assert {int(zygote) for zygote, _ in parents} == {ours}
     launchers = {int(worker) for _, worker in parents}
     assert len(launchers) == 2 and os.getpid() not in launchers  # both pool workers

@@ -17,7 +17,7 @@ import pytest
 from jupyter_client.provisioning import LocalProvisioner
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from nsdval.run import kernel, zygote
+from nsdval.run import zygote, zygote_client
 from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager, ZygoteProvisioner
 
 
@@ -62,20 +62,20 @@ def stdout_of(notebook):
 
 
 def zygote_pid():
-    client = kernel._zygote["client"]
+    client = zygote_client._zygote["client"]
     return client.process.pid if client is not None and client.alive() else None
 
 
 @pytest.fixture
 def warm(monkeypatch):
-    monkeypatch.setenv(kernel.WARM_ENV, "1")
+    monkeypatch.setenv(zygote_client.WARM_ENV, "1")
 
 
 @pytest.fixture
 def isolated_zygote(monkeypatch):
     """A zygote state of its own, stopped afterwards (the process-wide one is untouched)."""
     state = {"client": None, "starts": 0, "pid": os.getpid(), "warned": False}
-    monkeypatch.setattr(kernel, "_zygote", state)
+    monkeypatch.setattr(zygote_client, "_zygote", state)
     yield state
     if state["client"] is not None:
         state["client"].close()
@@ -102,17 +102,17 @@ def kernel_pids(notebook):
 )
 def test_warm_kernels_are_on_unless_disabled(monkeypatch, value, enabled):
     if value is None:
-        monkeypatch.delenv(kernel.WARM_ENV, raising=False)
+        monkeypatch.delenv(zygote_client.WARM_ENV, raising=False)
     else:
-        monkeypatch.setenv(kernel.WARM_ENV, value)
-    assert kernel.warm_kernels_enabled() is enabled
+        monkeypatch.setenv(zygote_client.WARM_ENV, value)
+    assert zygote_client.warm_kernels_enabled() is enabled
 
 
 @pytest.mark.parametrize(
     ("value", "provisioner"), [("0", LocalProvisioner), ("1", ZygoteProvisioner)]
 )
 def test_the_provisioner_follows_the_setting(monkeypatch, value, provisioner):
-    monkeypatch.setenv(kernel.WARM_ENV, value)
+    monkeypatch.setenv(zygote_client.WARM_ENV, value)
     manager = ThisPythonKernelManager()
     # a thread of its own: another test's browser may keep an event loop running in this one
     with ThreadPoolExecutor(1) as thread:
@@ -125,14 +125,14 @@ def test_the_provisioner_follows_the_setting(monkeypatch, value, provisioner):
 
 
 def test_pid_running_sees_zombies_and_reaped_children():
-    assert kernel.pid_running(os.getpid())
+    assert zygote_client.pid_running(os.getpid())
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     deadline = time.monotonic() + 10
-    while kernel.pid_running(child.pid) and time.monotonic() < deadline:
+    while zygote_client.pid_running(child.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not kernel.pid_running(child.pid)  # exited, not yet reaped: a zombie
+    assert not zygote_client.pid_running(child.pid)  # exited, not yet reaped: a zombie
     child.wait()
-    assert not kernel.pid_running(child.pid)
+    assert not zygote_client.pid_running(child.pid)
 
 
 def test_returncode_follows_popen():
@@ -142,9 +142,9 @@ def test_returncode_follows_popen():
 
 
 def test_a_zygote_that_cannot_start_raises(tmp_path):
-    client = kernel.ZygoteClient()
+    client = zygote_client.ZygoteClient()
     client.path = str(tmp_path / "missing" / "zygote.sock")  # cannot bind there
-    with pytest.raises(kernel.ZygoteError, match="did not start"):
+    with pytest.raises(zygote_client.ZygoteError, match="did not start"):
         client.start(timeout=60)
     assert client.process.poll() is not None
 
@@ -173,7 +173,7 @@ def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, monkeypatch, iso
     )
     outputs = {}
     for value in ("0", "1"):
-        monkeypatch.setenv(kernel.WARM_ENV, value)
+        monkeypatch.setenv(zygote_client.WARM_ENV, value)
         out = tmp_path / value / "out.ipynb"
         out.parent.mkdir()
         with pytest.raises(papermill.PapermillExecutionError, match="ZeroDivisionError"):
@@ -219,7 +219,7 @@ def test_a_kernel_that_kills_itself_is_reported_dead(tmp_path, warm, isolated_zy
     with pytest.raises(DeadKernelError):
         execute(source, tmp_path / "die.out.ipynb")
     assert time.monotonic() - started < 30
-    assert kernel._zygote["client"] is not None  # it was a forked kernel
+    assert zygote_client._zygote["client"] is not None  # it was a forked kernel
 
 
 @pytest.mark.slow
@@ -236,11 +236,11 @@ def test_a_cell_timeout_stops_the_kernel(tmp_path, warm, isolated_zygote):
 @pytest.mark.slow
 def test_the_plain_launch_is_the_fallback(tmp_path, monkeypatch, warm, isolated_zygote, caplog):
     def refuse(self):
-        raise kernel.ZygoteError("no zygote today")
+        raise zygote_client.ZygoteError("no zygote today")
 
-    monkeypatch.setattr(kernel.ZygoteClient, "spawn", refuse)
+    monkeypatch.setattr(zygote_client.ZygoteClient, "spawn", refuse)
     source = make_notebook(tmp_path / "nb.ipynb", PROBE)
-    with caplog.at_level(logging.WARNING, logger="nsdval.run.kernel"):
+    with caplog.at_level(logging.WARNING, logger="nsdval.run.zygote_client"):
         first = execute(source, tmp_path / "1.ipynb")
         second = execute(source, tmp_path / "2.ipynb")
     assert kernel_pids(first)[1] == kernel_pids(second)[1] == os.getpid()  # Popen children
@@ -272,12 +272,12 @@ def children_of(parent):
 
 OWNER = """
 import asyncio, os, sys
-from nsdval.run import kernel
+from nsdval.run import kernel, zygote_client
 
 async def main():
     manager = kernel.ThisPythonKernelManager()
     await manager.start_kernel()
-    print(kernel._zygote["client"].process.pid, manager.provisioner.pid, flush=True)
+    print(zygote_client._zygote["client"].process.pid, manager.provisioner.pid, flush=True)
     print(manager._socket_dir, flush=True)
     sys.stdin.readline()
     os._exit(0)  # no atexit: the zygote must notice on its own
@@ -292,7 +292,7 @@ def start_script(source, *args, cwd):
         [sys.executable, "-c", source, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env={**os.environ, kernel.WARM_ENV: "1"},
+        env={**os.environ, zygote_client.WARM_ENV: "1"},
         cwd=cwd,
         text=True,
     )
@@ -304,7 +304,7 @@ def test_the_zygote_and_its_kernels_exit_with_their_owner(tmp_path):
     try:
         zygote_pid, kernel_pid = map(int, owner.stdout.readline().split())
         sockets = Path(owner.stdout.readline().strip())
-        assert kernel.pid_running(zygote_pid) and kernel.pid_running(kernel_pid)
+        assert zygote_client.pid_running(zygote_pid) and zygote_client.pid_running(kernel_pid)
         assert sockets.is_dir()
         owner.stdin.close()
         owner.wait(timeout=30)
@@ -332,7 +332,7 @@ def wait_removed(path, timeout=15):
 
 def wait_gone(pid, timeout=15):
     """Whether ``pid`` exits (or becomes a zombie) within ``timeout`` seconds."""
-    return wait_until(lambda: not kernel.pid_running(pid), timeout)
+    return wait_until(lambda: not zygote_client.pid_running(pid), timeout)
 
 
 LAZY_IMPORTS = """
@@ -350,7 +350,7 @@ def test_warm_kernels_find_the_lazy_lookups_done(tmp_path, monkeypatch, isolated
     source = make_notebook(tmp_path / "lazy.ipynb", LAZY_IMPORTS)
     imported = {}
     for value in ("0", "1"):
-        monkeypatch.setenv(kernel.WARM_ENV, value)
+        monkeypatch.setenv(zygote_client.WARM_ENV, value)
         imported[value] = stdout_of(execute(source, tmp_path / f"{value}.ipynb"))[0].strip()
     assert "dask" in imported["0"]  # a plain kernel pays the lookup in its first decode
     assert imported["1"] == "[]"
@@ -358,10 +358,10 @@ def test_warm_kernels_find_the_lazy_lookups_done(tmp_path, monkeypatch, isolated
 
 @pytest.mark.slow
 def test_a_prestarted_zygote_is_the_one_used(tmp_path, warm, isolated_zygote):
-    kernel.prestart_zygote()
+    zygote_client.prestart_zygote()
     prestarted = isolated_zygote["client"]
     assert prestarted is not None and not prestarted.ready  # spawned, not waited for
-    kernel.prestart_zygote()  # a second call starts nothing
+    zygote_client.prestart_zygote()  # a second call starts nothing
     source = make_notebook(tmp_path / "nb.ipynb", PROBE)
     _, ppid = kernel_pids(execute(source, tmp_path / "out.ipynb"))
     assert ppid == prestarted.pid and isolated_zygote["starts"] == 1
@@ -369,10 +369,10 @@ def test_a_prestarted_zygote_is_the_one_used(tmp_path, warm, isolated_zygote):
 
 ATTACHED = """
 import asyncio, os, sys
-from nsdval.run import kernel
+from nsdval.run import kernel, zygote_client
 
 async def main():
-    kernel.use_zygote(kernel.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))
+    zygote_client.use_zygote(zygote_client.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))
     manager = kernel.ThisPythonKernelManager()
     await manager.start_kernel()
     print(manager.provisioner.pid, flush=True)
@@ -387,7 +387,7 @@ asyncio.run(main())
 def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
     tmp_path, warm, isolated_zygote
 ):
-    address = kernel.zygote_address()
+    address = zygote_client.zygote_address()
     client = start_script(ATTACHED, str(address.pid), address.path, cwd=tmp_path)
     try:
         kernel_pid = int(client.stdout.readline())
@@ -395,7 +395,7 @@ def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
         client.stdin.close()
         client.wait(timeout=30)
         assert wait_gone(kernel_pid)  # the zygote saw the connection close
-        assert kernel.pid_running(address.pid)  # and goes on serving
+        assert zygote_client.pid_running(address.pid)  # and goes on serving
     finally:
         client.kill()
         client.wait()
@@ -404,7 +404,7 @@ def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
 @pytest.mark.slow
 @pytest.mark.parametrize("value", ["0", "1"])
 def test_shutting_a_kernel_down_removes_its_socket_folder(monkeypatch, isolated_zygote, value):
-    monkeypatch.setenv(kernel.WARM_ENV, value)
+    monkeypatch.setenv(zygote_client.WARM_ENV, value)
 
     async def start_and_stop():
         manager = ThisPythonKernelManager()
