@@ -2,10 +2,11 @@
 
 Starting ``python -m ipykernel_launcher`` and importing the template notebooks' modules
 (numpy, scipy, pandas, xarray, matplotlib, h5py, nibabel, nsdval) costs about a second of
-CPU per notebook. The zygote pays that once: it imports the modules, then listens on a
-Unix socket and, for each request, forks a child that becomes a new, real ipykernel
-(:class:`ipykernel.kernelapp.IPKernelApp` on the request's connection file). Each notebook
-still gets its own kernel process; nothing executed in one kernel reaches another.
+CPU per notebook. The zygote pays that once: it imports the modules (listed in
+:mod:`nsdval.run.kernel_imports`), then listens on a Unix socket and, for each request,
+forks a child that becomes a new, real ipykernel (:class:`ipykernel.kernelapp.IPKernelApp`
+on the request's connection file). Each notebook still gets its own kernel process;
+nothing executed in one kernel reaches another.
 
 Fork safety: the zygote imports modules but never creates a ZMQ context, a Python thread or
 an event loop; every one of those is created by the kernel in the child, after the fork.
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib
 import importlib.util
 import json
 import os
@@ -41,85 +41,11 @@ import sys
 import traceback
 from pathlib import Path
 
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-# What every fresh kernel imports before running a cell.
-KERNEL_MODULES = (
-    "IPython",
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.zmqshell",
-    "ipykernel.debugger",
-)
-# What the template notebooks (and `%matplotlib inline`) import.
-# ``matplotlib_inline.backend_inline`` itself is left out: it configures IPython when it is
-# first imported, which must happen in the kernel.
-TEMPLATE_MODULES = (
-    "numpy",
-    "scipy",
-    "scipy.stats",
-    "scipy.linalg",
-    "pandas",
-    "xarray",
-    "matplotlib",
-    "matplotlib.pyplot",
-    "matplotlib.backends.backend_agg",
-    "IPython.core.pylabtools",
-    "h5py",
-    "h5netcdf",
-    "nibabel",
-    "nsdval.data.assemblies",
-    "nsdval.analysis.benchmark",
-    "nsdval.analysis.checks",
-    "nsdval.analysis.figures",
-    "nsdval.analysis.noiseceiling",
-    "nsdval.analysis.structure",
-    "nsdval.analysis.validation",
-)
-# Lookups that libraries make lazily, on first use, and cache for the process: xarray finds
-# its chunk managers (importing dask, when installed) the first time it decodes a variable.
-WARM_CALLS = (("xarray.namedarray.parallelcompat", "list_chunkmanagers"),)
-IMPORT_ENV = {}  # environment variables set by the preloaded modules' imports
+from nsdval.run import kernel_imports
+
 MAX_MESSAGE = 1 << 20
 POLL_SECONDS = 0.5
 READY = b"ready\n"
-
-
-def preload():
-    """Import the modules kernels will need; return the names that failed to import.
-
-    Environment variables set by the kernel's own imports (debugpy's ``PYDEVD_*``) are
-    kept in :data:`IMPORT_ENV` for the kernels, which would have set them themselves; those
-    set by the templates' modules are not (a kernel sets them when it imports the module).
-    ``MPLBACKEND`` is set to the inline backend before matplotlib is imported, as ipykernel
-    does in a fresh kernel.
-    """
-    before = dict(os.environ)
-    failed = import_all(KERNEL_MODULES)
-    IMPORT_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v})
-    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
-    return failed + import_all(TEMPLATE_MODULES) + call_all(WARM_CALLS)
-
-
-def import_all(modules):
-    """Import ``modules``; return the names that failed to import."""
-    failed = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a missing optional module only costs its import in the kernel
-            failed.append(name)
-    return failed
-
-
-def call_all(calls):
-    """Call each ``(module, function)`` of ``calls``; return the names that failed."""
-    failed = []
-    for module, function in calls:
-        try:
-            getattr(importlib.import_module(module), function)()
-        except Exception:  # the kernel makes the call itself, as it would without a zygote
-            failed.append(f"{module}.{function}")
-    return failed
 
 
 def returncode(status):
@@ -337,7 +263,7 @@ def run_kernel(argv, cwd, env):
     if cwd:
         os.chdir(cwd)
     os.environ.clear()
-    os.environ.update({"JPY_PARENT_PID": str(os.getppid()), **IMPORT_ENV, **env})
+    os.environ.update({"JPY_PARENT_PID": str(os.getppid()), **kernel_imports.IMPORT_ENV, **env})
     sys.argv = [launcher_path(), *argv]
     reseed()
     from ipykernel import kernelapp
@@ -393,7 +319,7 @@ def main(argv=None):
     folder = argv[1] if len(argv) > 1 else None
     zygote = Zygote(argv[0], owner, folder)  # bind first: a bad socket path fails fast
     atexit.register(zygote.stop)
-    preload()
+    kernel_imports.preload()
     zygote.install_signals()
     os.write(1, READY)
     devnull = os.open(os.devnull, os.O_WRONLY)
