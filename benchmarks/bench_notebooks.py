@@ -35,9 +35,9 @@ from common import header, parse_args, row
 
 from nsdval import synth
 from nsdval.analysis import cache
-from nsdval.cli import parse_subjects
+from nsdval.cli import WARM_KERNELS_ENV, parse_subjects
 from nsdval.data.layout import REGIONS, detect_layout
-from nsdval.run import execution, runner, zygote_client
+from nsdval.run import execution, runner
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -141,7 +141,7 @@ def main():
         one, two = min(ones), min(twos)
         if args.repeats > 1:
             print(f"# suite runs (s): --jobs 1 {ones}, --jobs 2 {twos}; the best of each below")
-        plain_env = {**os.environ, zygote_client.WARM_ENV: "0"}  # every kernel a fresh launch
+        plain_env = {**os.environ, WARM_KERNELS_ENV: "0"}  # every kernel a fresh launch
         plain, _ = run_suite(data, tmp / "plain2", args.subjects, 2, env=plain_env)
         n = len(results["reports"])
         base = cli_suite(data, tmp / "cli", results["reports"], args.subjects)

@@ -20,6 +20,21 @@ from nsdval.data.layout import DEFAULT_VARIANT, REGIONS
 from nsdval.errors import NsdvalError, one_line
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+WARM_KERNELS_ENV = "NSDVAL_WARM_KERNELS"
+OFF = ("0", "false", "no", "off")
+ENVIRONMENT = (
+    f"environment: {WARM_KERNELS_ENV}=0 (or false, no, off) starts each notebook's kernel "
+    "the plain way instead of forking it from a process that has the templates' imports done"
+)
+
+
+def warm_kernels_wanted():
+    """Whether notebooks' kernels are forked warm: ``NSDVAL_WARM_KERNELS`` unset or not off.
+
+    The one place nsdval reads its environment; the setting travels down in
+    :class:`~nsdval.run.runner.RunConfig` (or as an argument) to the executors.
+    """
+    return os.environ.get(WARM_KERNELS_ENV, "1").strip().lower() not in OFF
 
 
 def parse_subjects(text):
@@ -197,12 +212,13 @@ def build_parser():
         prog="nsdval",
         description="Validate Brain-Score NSD assemblies end to end, from raw HDF5 betas "
         "to benchmark scores, as HTML reports with an index.",
+        epilog=ENVIRONMENT,
     )
     parser.add_argument("--version", action="version", version=f"nsdval {nsdval.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run every report on an NSD tree")
+    run = sub.add_parser("run", help="run every report on an NSD tree", epilog=ENVIRONMENT)
     run.add_argument("--nsd-root", required=True, type=Path, help="NSD root folder")
     run.add_argument("--variant", default=DEFAULT_VARIANT, help="assembly file suffix")
     for name in ("assemblies", "brainscore", "benchmark"):
@@ -214,7 +230,9 @@ def build_parser():
         )
     _add_run_options(run)
 
-    demo = sub.add_parser("demo", help="synthesize the demo tree (cached) and run everything")
+    demo = sub.add_parser(
+        "demo", help="synthesize the demo tree (cached) and run everything", epilog=ENVIRONMENT
+    )
     demo.add_argument("--out", type=Path, default=Path("reports/demo"), help="output folder")
     demo.add_argument(
         "--data",
@@ -228,7 +246,9 @@ def build_parser():
         "-q", "--quiet", action="store_true", help="no progress lines while reading inputs"
     )
 
-    rerun = sub.add_parser("rerun", help="re-execute one report with changed parameters")
+    rerun = sub.add_parser(
+        "rerun", help="re-execute one report with changed parameters", epilog=ENVIRONMENT
+    )
     rerun.add_argument("path", type=Path, help="report folder, e.g. OUT/subj01/V4")
     _add_parameter_options(rerun)
 
@@ -401,6 +421,7 @@ def cmd_run(args):
         command=shlex.join(["nsdval", *args.argv]),
         read_timeout=args.read_timeout,
         hash_mode=args.hash_mode,
+        warm_kernels=warm_kernels_wanted(),
     )
     results = runner.run_reports(
         config, on_report=print_progress, on_progress=_progress_printer(args)
@@ -437,7 +458,11 @@ def cmd_demo(args):
     else:
         print(f"Reusing the synthetic tree in {data}", flush=True)
     config = runner.RunConfig(
-        nsd_root=data, out=args.out, jobs=args.jobs, command=shlex.join(["nsdval", *args.argv])
+        nsd_root=data,
+        out=args.out,
+        jobs=args.jobs,
+        command=shlex.join(["nsdval", *args.argv]),
+        warm_kernels=warm_kernels_wanted(),
     )
     results = runner.run_reports(
         config, on_report=print_progress, on_progress=_progress_printer(args)
@@ -449,7 +474,9 @@ def cmd_rerun(args):
     """``nsdval rerun``."""
     from nsdval.run import runner
 
-    record = runner.rerun_report(args.path, dict(args.parameters), timeout=args.timeout)
+    record = runner.rerun_report(
+        args.path, dict(args.parameters), timeout=args.timeout, warm_kernels=warm_kernels_wanted()
+    )
     print(f"{record.status:<5} {record.id} {record.seconds:.1f} s")
     root = runner.find_run_root(args.path)
     print(f"Index: {root / 'index.html'}")

@@ -22,7 +22,6 @@ from nsdval.data.layout import subject_label
 from nsdval.errors import MissingInputError
 from nsdval.pages.notebook import SUMMARY_TAG, markdown_text
 from nsdval.pages.report import render_report
-from nsdval.run import zygote_client
 from nsdval.run.kernel import KERNEL_NAME, ThisPythonKernelManager
 
 SIDECAR = "results.json"
@@ -100,7 +99,7 @@ def template_path(notebooks_dir, template):
     return path
 
 
-def failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
+def failed_job(job, exc, *, out, notebooks_dir, timeout=None):
     """Record, and write the report of, a job that did not finish: its worker died or it raised."""
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,15 +109,14 @@ def failed_job(job, exc, *, out, notebooks_dir, timeout=None, zygote=None):
     return record
 
 
-def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None, zygote=None):
+def execute_job(job, *, out, notebooks_dir, timeout=None, rerun=None):
     """Execute one job's notebook and write its notebook, HTML and sidecar.
 
     Returns the report's :class:`ReportRecord`. Never raises for a notebook that fails: the
     record's status is ``error`` and its ``error`` names the exception and the failing
-    cell. ``zygote`` (a :class:`nsdval.run.zygote_client.ZygoteAddress`) is the run's shared
-    zygote to fork the kernel from; without it, the process starts a zygote of its own.
+    cell. The kernel is warm or plain as the process is set up
+    (:func:`nsdval.run.zygote_client.warm_kernels`).
     """
-    zygote_client.use_zygote(zygote)
     folder = Path(out) / job.rel_dir
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = folder / SIDECAR

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from uuid import uuid4
 
 from nsdval.errors import DependencyError, NsdvalError, ParameterError, one_line
+from nsdval.run import zygote_client
 
 EXECUTORS = ("local", "dask")
 RETRIES = 2
@@ -121,17 +122,26 @@ def for_config(config):
     """The executor a :class:`~nsdval.run.runner.RunConfig` asks for (use it as a context)."""
     check_choice(config.executor, config.scheduler)
     if config.executor == "dask":
-        return DaskExecutor(config.scheduler, local_workers=config.jobs)
-    return LocalExecutor(config.jobs)
+        return DaskExecutor(
+            config.scheduler, local_workers=config.jobs, warm_kernels=config.warm_kernels
+        )
+    return LocalExecutor(config.jobs, warm_kernels=config.warm_kernels)
 
 
 # --- this machine ------------------------------------------------------------------------
 _started_queue = None
 
 
-def _remember_queue(queue):
+def _start_worker(started_queue, warm_kernels, zygote):
+    """Set a pool worker up: where it announces started items, and how it starts kernels.
+
+    ``zygote`` is the address of the zygote the pool started (``None``: the worker starts
+    one of its own on first use, if its kernels are warm).
+    """
     global _started_queue
-    _started_queue = queue
+    _started_queue = started_queue
+    zygote_client.set_warm_kernels(warm_kernels)
+    zygote_client.attach_zygote(zygote)
 
 
 def _tracked(fn, tag, item, kwargs):
@@ -150,16 +160,30 @@ class LocalExecutor:
     retries : int
         Solo re-runs of a job whose worker died before it is given up as
         :class:`WorkerLostError`.
+    warm_kernels : bool
+        Fork the kernels of the notebooks the jobs execute from one zygote that the pool
+        starts (see :meth:`warm_up`) and all its workers share; off, kernels start plain.
     """
 
-    def __init__(self, jobs=1, *, retries=RETRIES):
+    def __init__(self, jobs=1, *, retries=RETRIES, warm_kernels=False):
         self.jobs = jobs
         self.retries = retries
+        self.warm_kernels = warm_kernels
         self._pool = None
         self._started = None  # the queue on which the pool's workers announce started items
 
     def __enter__(self):
+        self.warm_up()
         return self
+
+    def warm_up(self):
+        """Start the zygote of the jobs' kernels now; it imports while the caller goes on.
+
+        Does nothing with warm kernels off, or while the zygote runs. The workers attach to
+        it when they start; jobs run in this process use it directly.
+        """
+        if self.warm_kernels:
+            zygote_client.prestart_zygote()
 
     def __exit__(self, exc_type, *exc_info):
         if exc_type is None:
@@ -186,7 +210,7 @@ class LocalExecutor:
         """
         items = list(items)
         if min(self.jobs, len(items)) <= 1:
-            yield from _in_process(fn, items, kwargs)
+            yield from _in_process(fn, items, kwargs, self.warm_kernels)
         else:
             yield from self._pooled(fn, items, kwargs)
 
@@ -246,15 +270,20 @@ class LocalExecutor:
         lost.update(broken & {index for round_token, index in started if round_token == token})
 
     def _get_pool(self):
-        """The running pool and its started-items queue, started on first use."""
+        """The running pool and its started-items queue, started on first use.
+
+        With warm kernels, the workers get the address of the pool's zygote, waited for
+        until it has done its imports.
+        """
         if self._pool is None:
             context = pool_context()
             self._started = context.SimpleQueue()
+            zygote = zygote_client.zygote_address() if self.warm_kernels else None
             self._pool = ProcessPoolExecutor(
                 self.jobs,
                 mp_context=context,
-                initializer=_remember_queue,
-                initargs=(self._started,),
+                initializer=_start_worker,
+                initargs=(self._started, self.warm_kernels, zygote),
             )
         return self._pool, self._started
 
@@ -274,10 +303,11 @@ def pool_context():
     return context
 
 
-def _in_process(fn, items, kwargs):
+def _in_process(fn, items, kwargs, warm_kernels):
     for item in items:
         try:
-            result = fn(item, **kwargs)
+            with zygote_client.warm_kernels_setting(warm_kernels):
+                result = fn(item, **kwargs)
         except Exception as exc:  # reported per item, like a pool worker's exception
             yield Outcome(item, None, exc)
         else:
@@ -363,21 +393,34 @@ class DaskExecutor:
         Seconds to wait for the scheduler.
     local_workers : int
         Workers of a plain ``local`` cluster.
+    warm_kernels : bool
+        Fork the kernels of the notebooks the tasks execute from a zygote (one per worker
+        process, started on first use); off, kernels start plain.
     """
 
     def __init__(
-        self, address, *, retries=RETRIES, connect_timeout=CONNECT_TIMEOUT, local_workers=1
+        self,
+        address,
+        *,
+        retries=RETRIES,
+        connect_timeout=CONNECT_TIMEOUT,
+        local_workers=1,
+        warm_kernels=False,
     ):
         self.address = address
         self.retries = retries
         self.connect_timeout = connect_timeout
         self.local_workers = local_workers
+        self.warm_kernels = warm_kernels
         self.client = None
         self.cluster = None
 
     def __enter__(self):
         self.open()
         return self
+
+    def warm_up(self):
+        """Nothing to start ahead: each worker starts its kernels' zygote on first use."""
 
     def __exit__(self, *exc_info):
         self.close()
@@ -421,7 +464,14 @@ class DaskExecutor:
         run = uuid4().hex[:8]
         futures = {
             self.client.submit(
-                fn, item, key=f"{name}-{run}-{index}", retries=self.retries, pure=False, **kwargs
+                _with_kernel_setting,
+                self.warm_kernels,
+                fn,
+                item,
+                key=f"{name}-{run}-{index}",
+                retries=self.retries,
+                pure=False,
+                **kwargs,
             ): index
             for index, item in enumerate(items)
         }
@@ -431,6 +481,12 @@ class DaskExecutor:
         except BaseException:
             self.client.cancel(list(futures))
             raise
+
+
+def _with_kernel_setting(warm_kernels, fn, item, **kwargs):
+    """Run in a dask worker: ``fn(item, **kwargs)``, its kernels warm or plain as asked."""
+    with zygote_client.warm_kernels_setting(warm_kernels):
+        return fn(item, **kwargs)
 
 
 def _dask_outcome(item, future):

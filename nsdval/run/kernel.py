@@ -5,12 +5,12 @@ kernelspecs the user has: a user's ``python3`` kernelspec may point at another P
 This manager ignores the kernelspec registry and starts ``ipykernel`` with
 ``sys.executable``.
 
-Warm kernels: unless ``NSDVAL_WARM_KERNELS=0``, each kernel is forked from a zygote
-process (:mod:`nsdval.run.zygote`) that has already imported the templates' modules, instead
-of being started as ``python -m ipykernel_launcher`` (:class:`ZygoteProvisioner`; the way to
-the zygote is :mod:`nsdval.run.zygote_client`). Each notebook still gets a fresh kernel
-process of its own. If the zygote cannot start or answer, kernels are started the plain
-way, and this is logged once.
+Warm kernels: unless they are turned off (``nsdval`` reads ``NSDVAL_WARM_KERNELS=0``), each
+kernel is forked from a zygote process (:mod:`nsdval.run.zygote`) that has already imported
+the templates' modules, instead of being started as ``python -m ipykernel_launcher``
+(:class:`ZygoteProvisioner`; the way to the zygote is :mod:`nsdval.run.zygote_client`).
+Each notebook still gets a fresh kernel process of its own. If the zygote cannot start or
+answer, kernels are started the plain way, and this is logged once.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ThisPythonKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         """Use the zygote provisioner (warm kernels) when enabled, then prepare as usual."""
-        if self.provisioner is None and zygote_client.warm_kernels_enabled():
+        if self.provisioner is None and zygote_client.warm_kernels():
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid4())
             self.provisioner = ZygoteProvisioner(
                 kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
@@ -111,6 +111,8 @@ def sockets_parent():
     process exits, however it ends: a killed worker or an interrupted run leaves no socket
     folder behind. ``None`` (the temporary folder) for plain kernels.
     """
+    if not zygote_client.warm_kernels():
+        return None
     address = zygote_client.zygote_address()
     return str(Path(address.path).parent) if address is not None else None
 

@@ -31,7 +31,7 @@ from nsdval.errors import MissingInputError, NsdvalError, OutputError, Parameter
 from nsdval.pages.comparison import render_compare
 from nsdval.pages.index import render_index
 from nsdval.release import compare, manifest, verify
-from nsdval.run import executors, incremental, zygote_client
+from nsdval.run import executors, incremental
 from nsdval.run.execution import execute_job, failed_job, template_path
 
 VALIDATION = "assembly_validation"
@@ -101,6 +101,9 @@ class RunConfig:
         unreadable (see :mod:`nsdval.data.watched`).
     hash_mode : {'read', 'sha256', 'size-mtime'}
         How the manifest describes the inputs (see :mod:`nsdval.release.manifest`).
+    warm_kernels : bool
+        Fork each notebook's kernel from a zygote that has the templates' imports done
+        (see :mod:`nsdval.run.zygote`); off, every kernel starts the plain way.
     """
 
     nsd_root: Path
@@ -121,6 +124,7 @@ class RunConfig:
     command: str = ""
     read_timeout: float = watched.DEFAULT_TIMEOUT
     hash_mode: str = manifest.DEFAULT_HASH
+    warm_kernels: bool = True
 
 
 @dataclass(frozen=True)
@@ -249,8 +253,8 @@ def run_reports(config, *, on_report=None, on_progress=None):
     }
     check_overrides(config.parameters, declared)
     out = check_out(config.out)
-    if config.executor == "local":
-        zygote_client.prestart_zygote()  # it imports while the inputs are checked and extracted
+    executor = executors.for_config(config)
+    executor.warm_up()  # what the workers need starts while the inputs are checked
     # unreadable input: exit 2, OUT untouched
     check_inputs_watched(
         layout,
@@ -264,7 +268,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     jobs, todo, kept = plan_run(
         config, layout, subjects, declared, out=out, previous=previous, regions=regions
     )
-    with executors.for_config(config) as executor:
+    with executor:
         todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
         extract_subjects(
             layout,
@@ -455,8 +459,6 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
         "notebooks_dir": str(Path(config.notebooks_dir).resolve()),
         "timeout": config.timeout,
     }
-    if isinstance(executor, executors.LocalExecutor):  # workers on this machine share a zygote
-        kwargs["zygote"] = zygote_client.zygote_address()
     records = {}
     for job, record, error in executor.map_as_completed(execute_job, list(jobs), **kwargs):
         if error is not None:
@@ -543,8 +545,11 @@ def find_run_root(path):
     raise MissingInputError(path, "run results.json in this folder or above")
 
 
-def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
+def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None, warm_kernels=True):
     """Re-execute one report with its recorded parameters plus ``overrides``.
+
+    The report runs in this process, its kernel warm or plain as ``warm_kernels`` says
+    (see :class:`RunConfig`).
 
     Returns
     -------
@@ -571,13 +576,18 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None):
         str(Path(old.html).parent),
     )
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record = execute_job(
-        job,
-        out=root,
-        notebooks_dir=notebooks_dir,
-        timeout=timeout,
-        rerun={"at": at, "overrides": overrides},
-    )
+    with executors.LocalExecutor(1, warm_kernels=warm_kernels) as executor:
+        (outcome,) = executor.map_as_completed(
+            execute_job,
+            [job],
+            out=root,
+            notebooks_dir=notebooks_dir,
+            timeout=timeout,
+            rerun={"at": at, "overrides": overrides},
+        )
+    if outcome.error is not None:
+        raise outcome.error
+    record = outcome.result
     results["reports"] = [record if r.id == old.id else r for r in results["reports"]]
     results["status"] = run_status(results["reports"])
     run_manifest = (

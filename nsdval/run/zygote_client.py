@@ -2,16 +2,19 @@
 
 A :class:`ZygoteClient` asks a zygote for kernels: a zygote this process started (its own,
 a child that exits with it) or one another process started and this one attaches to. The
-process keeps one client: it starts its zygote on first use, or early with
-:func:`prestart_zygote`; a run's worker processes attach to the zygote of the run's main
-process (:func:`zygote_address`, :func:`use_zygote`), so the imports are paid once per run.
-A zygote that cannot start is tried again at most :data:`MAX_ZYGOTE_STARTS` times per
-process; each failure leaves the kernels to start the plain way, which is logged once.
+process keeps one client and one setting, :func:`warm_kernels` (on unless whoever runs the
+jobs turns it off). The local pool starts its zygote as a run begins
+(:func:`prestart_zygote`) and its workers attach to it (:func:`zygote_address`,
+:func:`attach_zygote`), so the imports are paid once per run; a process with no zygote
+starts one on first use. A zygote that cannot start is tried again at most
+:data:`MAX_ZYGOTE_STARTS` times per process; each failure leaves the kernels to start the
+plain way, which is logged once.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -25,17 +28,11 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-WARM_ENV = "NSDVAL_WARM_KERNELS"
 ZYGOTE_START_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 30.0
 MAX_ZYGOTE_STARTS = 3
 
 log = logging.getLogger(__name__)
-
-
-def warm_kernels_enabled():
-    """Whether kernels are forked from a zygote (``NSDVAL_WARM_KERNELS``, default on)."""
-    return os.environ.get(WARM_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class ZygoteError(RuntimeError):
@@ -183,7 +180,32 @@ class ZygoteClient:
 
 
 _lock = threading.Lock()
-_zygote = {"client": None, "starts": 0, "pid": None, "warned": False}
+_zygote = {"client": None, "starts": 0, "pid": None, "warned": False, "warm": True}
+
+
+def warm_kernels():
+    """Whether this process forks its kernels from a zygote (default) or starts them plain.
+
+    Set by whoever runs the jobs (:class:`~nsdval.run.executors.LocalExecutor` for its
+    workers, the dask tasks for theirs), from the command line's setting.
+    """
+    return _zygote["warm"]
+
+
+def set_warm_kernels(enabled):
+    """Fork this process's kernels from a zygote (``True``) or start them plain; the old value."""
+    previous, _zygote["warm"] = _zygote["warm"], bool(enabled)
+    return previous
+
+
+@contextlib.contextmanager
+def warm_kernels_setting(enabled):
+    """Fork (``True``) or start plain this process's kernels inside the ``with`` block only."""
+    previous = set_warm_kernels(enabled)
+    try:
+        yield
+    finally:
+        set_warm_kernels(previous)
 
 
 def _current_client():
@@ -234,11 +256,10 @@ def get_zygote():
 def prestart_zygote():
     """Start this process's zygote now, without waiting for its imports.
 
-    The run's main process calls it first, so the zygote imports while the inputs are
-    checked and extracted. Does nothing when warm kernels are off or a zygote is running.
+    The local pool calls it as a run begins, so the zygote imports while the inputs are
+    checked and extracted. Does nothing when a zygote is running; one that cannot start is
+    logged, and kernels start the plain way.
     """
-    if not warm_kernels_enabled():
-        return
     with _lock:
         if _current_client() is None:
             try:
@@ -250,11 +271,9 @@ def prestart_zygote():
 def zygote_address():
     """Address of this process's zygote (started, and waited for, if need be), or ``None``.
 
-    ``None`` when warm kernels are off or no zygote could be started; worker processes
-    then start kernels on their own.
+    ``None`` when no zygote could be started; worker processes then start kernels on their
+    own.
     """
-    if not warm_kernels_enabled():
-        return None
     try:
         return get_zygote().address
     except ZygoteError as exc:
@@ -262,10 +281,10 @@ def zygote_address():
         return None
 
 
-def use_zygote(address):
+def attach_zygote(address):
     """Fork this process's kernels from the zygote at ``address`` (another process's).
 
-    Called in a worker process with the address the run's main process published; ``None``
+    Called in a pool worker with the address of the zygote the pool started; ``None``
     leaves the worker to start a zygote of its own on first use.
     """
     if address is None:

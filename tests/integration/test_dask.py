@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nsdval.cli import main
+from nsdval.run import zygote_client
 from nsdval.run.executors import DaskExecutor, Outcome
 
 distributed = pytest.importorskip("distributed")
@@ -32,6 +33,11 @@ def double_or_fail(x):
     if x == 2:
         raise ValueError("two is bad")
     return 2 * x
+
+
+def warm_kernels(x):
+    """Whether this worker's kernels would be forked from a zygote, while this task runs."""
+    return zygote_client.warm_kernels()
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +97,13 @@ def test_a_task_that_raises_is_an_error_outcome_for_its_item(cluster):
         found = {o.item: o for o in executor.map_as_completed(double_or_fail, range(4))}
     assert [found[x].result for x in (0, 1, 3)] == [0, 2, 6]
     assert isinstance(found[2].error, ValueError) and found[2].result is None
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_tasks_get_the_runs_warm_kernels_setting(cluster, warm):
+    with DaskExecutor(cluster.scheduler_address, warm_kernels=warm) as executor:
+        found = {o.result for o in executor.map_as_completed(warm_kernels, range(4))}
+    assert found == {warm}
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tiny_tree, tmp_path, capsys):

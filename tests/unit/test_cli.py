@@ -63,6 +63,39 @@ def test_run_builds_the_config_from_options(captured, tmp_path, capsys):
     assert "pass" in out and "index.html" in out
 
 
+@pytest.mark.parametrize(
+    ("value", "warm"),
+    [(None, True), ("1", True), ("yes", True), ("0", False), ("off", False), (" False ", False)],
+)
+def test_nsdval_warm_kernels_reaches_the_run_config(captured, tmp_path, monkeypatch, value, warm):
+    monkeypatch.delenv(cli.WARM_KERNELS_ENV, raising=False)
+    if value is not None:
+        monkeypatch.setenv(cli.WARM_KERNELS_ENV, value)
+    cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert captured["config"].warm_kernels is warm
+
+
+def test_rerun_passes_the_warm_kernels_setting(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_rerun_report(path, overrides, *, timeout=None, warm_kernels=True):
+        seen["warm_kernels"] = warm_kernels
+        return {"status": "pass", "id": "x", "seconds": 1.0}
+
+    monkeypatch.setattr(runner, "rerun_report", fake_rerun_report)
+    monkeypatch.setattr(runner, "find_run_root", lambda path: tmp_path)
+    monkeypatch.setenv(cli.WARM_KERNELS_ENV, "0")
+    assert cli.main(["rerun", str(tmp_path)]) == 0
+    assert seen == {"warm_kernels": False}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["rerun", "--help"]])
+def test_the_help_names_the_environment_variable(argv, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert f"{cli.WARM_KERNELS_ENV}=0" in capsys.readouterr().out
+
+
 def test_no_cache_turns_the_extraction_cache_off(captured, tmp_path):
     cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o"), "--no-cache"])
     assert captured["config"].cache is False

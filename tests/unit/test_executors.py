@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nsdval.errors import ParameterError
-from nsdval.run import executors
+from nsdval.run import executors, zygote_client
 from nsdval.run.executors import LocalExecutor, Outcome, WorkerLostError
 
 
@@ -60,6 +60,12 @@ def record_pid_and_sleep(x, *, pid_dir):
     return x
 
 
+def kernel_setting(x):
+    """How this process starts kernels: warm or not, and the zygote it is attached to."""
+    client = zygote_client._zygote["client"]
+    return zygote_client.warm_kernels(), client.path if client is not None else None
+
+
 def results(outcomes):
     return {o.item: (o.result, o.error) for o in outcomes}
 
@@ -70,6 +76,13 @@ def test_one_job_runs_in_process_in_order_and_reports_exceptions():
     assert [o.item for o in outcomes] == [1, 2, 3]
     assert outcomes[0] == Outcome(1, 2, None) and outcomes[2] == Outcome(3, 6, None)
     assert isinstance(outcomes[1].error, ValueError) and outcomes[1].result is None
+
+
+def test_jobs_in_process_have_the_executors_kernel_setting_for_their_call_only():
+    before = zygote_client.warm_kernels()
+    found = list(LocalExecutor(1, warm_kernels=not before).map_as_completed(kernel_setting, [0]))
+    assert found[0].result[0] is (not before)
+    assert zygote_client.warm_kernels() is before
 
 
 # --- the pool ------------------------------------------------------------------------------
@@ -111,6 +124,34 @@ def test_a_pool_that_broke_is_replaced_for_the_next_call(tmp_path):
         after = {o.result for o in executor.map_as_completed(pid_after, range(2))}
     assert found == {x: (2 * x, None) for x in range(4)}
     assert len(after) == 2 and not after & before  # fresh workers after the death
+
+
+# --- the pool owns the zygote its workers fork their kernels from ------------------------
+FAKE_ZYGOTE = zygote_client.ZygoteAddress(1, "/nonexistent/zygote.sock")
+
+
+@pytest.fixture
+def zygote_calls(monkeypatch):
+    """Record the pool's calls to start and to publish this process's zygote (none starts)."""
+    calls = []
+    monkeypatch.setattr(zygote_client, "prestart_zygote", lambda: calls.append("prestart"))
+
+    def address():
+        calls.append("address")
+        return FAKE_ZYGOTE
+
+    monkeypatch.setattr(zygote_client, "zygote_address", address)
+    return calls
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_pool_starts_the_zygote_only_with_warm_kernels(zygote_calls, warm):
+    with LocalExecutor(2, warm_kernels=warm) as executor:
+        assert zygote_calls == (["prestart"] if warm else [])
+        executor.warm_up()  # starting it again is the zygote client's to refuse
+        found = {o.result for o in executor.map_as_completed(kernel_setting, range(2))}
+    assert zygote_calls == (["prestart", "prestart", "address"] if warm else [])
+    assert found == ({(True, FAKE_ZYGOTE.path)} if warm else {(False, None)})
 
 
 INTERRUPTED_SCRIPT = """
@@ -190,11 +231,13 @@ def test_for_config_picks_the_executor(tmp_path):
 
     config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
     local = executors.for_config(config)
-    assert isinstance(local, LocalExecutor) and local.jobs == 3
+    assert isinstance(local, LocalExecutor) and local.jobs == 3 and local.warm_kernels
     dask_config = runner.RunConfig(
-        nsd_root=tmp_path, out=tmp_path, executor="dask", scheduler="local:2"
+        nsd_root=tmp_path, out=tmp_path, executor="dask", scheduler="local:2", warm_kernels=False
     )
-    assert executors.for_config(dask_config).address == "local:2"  # not connected yet
+    dask = executors.for_config(dask_config)
+    assert dask.address == "local:2" and dask.client is None  # not connected yet
+    assert dask.warm_kernels is False
 
 
 def test_a_missing_distributed_is_a_dependency_error(monkeypatch):
@@ -265,10 +308,9 @@ print(os.getppid(), os.environ["JPY_PARENT_PID"], file=open("parents.txt", "w"))
 
 
 @pytest.mark.slow
-def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path, monkeypatch):
+def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path):
     from nsdval.run import runner, zygote_client
 
-    monkeypatch.setenv(zygote_client.WARM_ENV, "1")
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     _template(notebooks / "parents.ipynb", PARENTS)

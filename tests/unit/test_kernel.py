@@ -67,14 +67,14 @@ def zygote_pid():
 
 
 @pytest.fixture
-def warm(monkeypatch):
-    monkeypatch.setenv(zygote_client.WARM_ENV, "1")
+def warm(isolated_zygote):
+    isolated_zygote["warm"] = True
 
 
 @pytest.fixture
 def isolated_zygote(monkeypatch):
     """A zygote state of its own, stopped afterwards (the process-wide one is untouched)."""
-    state = {"client": None, "starts": 0, "pid": os.getpid(), "warned": False}
+    state = {"client": None, "starts": 0, "pid": os.getpid(), "warned": False, "warm": True}
     monkeypatch.setattr(zygote_client, "_zygote", state)
     yield state
     if state["client"] is not None:
@@ -96,23 +96,19 @@ def kernel_pids(notebook):
 # ---------------------------------------------------------------- fast unit tests
 
 
-@pytest.mark.parametrize(
-    ("value", "enabled"),
-    [(None, True), ("1", True), ("0", False), ("off", False), ("false", False), ("yes", True)],
-)
-def test_warm_kernels_are_on_unless_disabled(monkeypatch, value, enabled):
-    if value is None:
-        monkeypatch.delenv(zygote_client.WARM_ENV, raising=False)
-    else:
-        monkeypatch.setenv(zygote_client.WARM_ENV, value)
-    assert zygote_client.warm_kernels_enabled() is enabled
+def test_warm_kernels_are_on_unless_turned_off(isolated_zygote):
+    assert zygote_client.warm_kernels()
+    with zygote_client.warm_kernels_setting(False):
+        assert not zygote_client.warm_kernels()
+    assert zygote_client.warm_kernels()  # the with block's setting is undone
+    assert zygote_client.set_warm_kernels(False) is True and not zygote_client.warm_kernels()
 
 
 @pytest.mark.parametrize(
-    ("value", "provisioner"), [("0", LocalProvisioner), ("1", ZygoteProvisioner)]
+    ("enabled", "provisioner"), [(False, LocalProvisioner), (True, ZygoteProvisioner)]
 )
-def test_the_provisioner_follows_the_setting(monkeypatch, value, provisioner):
-    monkeypatch.setenv(zygote_client.WARM_ENV, value)
+def test_the_provisioner_follows_the_setting(monkeypatch, enabled, provisioner):
+    monkeypatch.setitem(zygote_client._zygote, "warm", enabled)
     manager = ThisPythonKernelManager()
     # a thread of its own: another test's browser may keep an event loop running in this one
     with ThreadPoolExecutor(1) as thread:
@@ -153,7 +149,7 @@ def test_a_zygote_that_cannot_start_raises(tmp_path):
 
 
 @pytest.mark.slow
-def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, monkeypatch, isolated_zygote):
+def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, isolated_zygote):
     source = make_notebook(
         tmp_path / "nb.ipynb",
         """
@@ -173,7 +169,7 @@ def test_warm_and_plain_kernels_give_the_same_outputs(tmp_path, monkeypatch, iso
     )
     outputs = {}
     for value in ("0", "1"):
-        monkeypatch.setenv(zygote_client.WARM_ENV, value)
+        isolated_zygote["warm"] = value == "1"
         out = tmp_path / value / "out.ipynb"
         out.parent.mkdir()
         with pytest.raises(papermill.PapermillExecutionError, match="ZeroDivisionError"):
@@ -287,12 +283,11 @@ asyncio.run(main())
 
 
 def start_script(source, *args, cwd):
-    """Run a Python ``source`` with warm kernels on; its stdin and stdout are pipes."""
+    """Run a Python ``source`` (warm kernels are on by default); stdin and stdout are pipes."""
     return subprocess.Popen(
         [sys.executable, "-c", source, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env={**os.environ, zygote_client.WARM_ENV: "1"},
         cwd=cwd,
         text=True,
     )
@@ -346,11 +341,11 @@ print(sorted({m.split(".")[0] for m in set(sys.modules) - before}))
 
 
 @pytest.mark.slow
-def test_warm_kernels_find_the_lazy_lookups_done(tmp_path, monkeypatch, isolated_zygote):
+def test_warm_kernels_find_the_lazy_lookups_done(tmp_path, isolated_zygote):
     source = make_notebook(tmp_path / "lazy.ipynb", LAZY_IMPORTS)
     imported = {}
     for value in ("0", "1"):
-        monkeypatch.setenv(zygote_client.WARM_ENV, value)
+        isolated_zygote["warm"] = value == "1"
         imported[value] = stdout_of(execute(source, tmp_path / f"{value}.ipynb"))[0].strip()
     assert "dask" in imported["0"]  # a plain kernel pays the lookup in its first decode
     assert imported["1"] == "[]"
@@ -372,7 +367,7 @@ import asyncio, os, sys
 from nsdval.run import kernel, zygote_client
 
 async def main():
-    zygote_client.use_zygote(zygote_client.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))
+    zygote_client.attach_zygote(zygote_client.ZygoteAddress(int(sys.argv[1]), sys.argv[2]))
     manager = kernel.ThisPythonKernelManager()
     await manager.start_kernel()
     print(manager.provisioner.pid, flush=True)
@@ -403,8 +398,8 @@ def test_processes_share_a_zygote_and_a_dead_clients_kernel_is_killed(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("value", ["0", "1"])
-def test_shutting_a_kernel_down_removes_its_socket_folder(monkeypatch, isolated_zygote, value):
-    monkeypatch.setenv(zygote_client.WARM_ENV, value)
+def test_shutting_a_kernel_down_removes_its_socket_folder(isolated_zygote, value):
+    isolated_zygote["warm"] = value == "1"
 
     async def start_and_stop():
         manager = ThisPythonKernelManager()

@@ -1,0 +1,97 @@
+"""nsdval reads its environment in the command line only; the rest gets values passed down.
+
+A setting read deep inside (``os.environ.get`` in a worker) cannot be seen, tested or
+documented where the command is defined. What remains below ``cli`` builds a kernel's
+environment, which is not reading configuration: each such module is named here with why.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import nsdval
+
+PACKAGE = Path(nsdval.__file__).resolve().parent
+# modules that hand the environment on whole (to a kernel), and why
+BUILDS_A_KERNELS_ENVIRONMENT = {
+    "nsdval.run.kernel": "the provisioner gives a forked kernel this process's environment",
+    "nsdval.run.kernel_imports": "keeps what the zygote's imports set, for the kernels",
+    "nsdval.run.zygote": "a forked kernel's environment replaces the zygote's",
+}
+
+
+def module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def on_cli_floor(module):
+    return module.split(".")[1:2] in (["cli"], ["__main__"])
+
+
+def environment_uses(source):
+    """``(line, kind)`` of each use of the environment: ``read`` (one variable) or ``whole``."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [(node.lineno, "read") for a in node.names if a.name in ("environ", "getenv")]
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+            continue
+        if node.value.id != "os" or node.attr not in ("environ", "getenv", "environb"):
+            continue
+        found.append((node.lineno, _kind(node, parents)))
+    return sorted(found)
+
+
+def _kind(node, parents):
+    parent = parents.get(node)
+    if node.attr == "getenv":
+        return "read"
+    if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
+        return "read"
+    if isinstance(parent, ast.Attribute) and parent.attr == "get":
+        return "read"
+    if isinstance(parent, ast.Compare) and any(
+        isinstance(o, (ast.In, ast.NotIn)) for o in parent.ops
+    ):
+        return "read"
+    return "whole"
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
+def test_only_the_cli_reads_the_environment(path):
+    module = module_name(path)
+    if on_cli_floor(module):
+        return
+    for line, kind in environment_uses(path.read_text()):
+        assert kind == "whole", f"{module}:{line} reads an environment variable; read it in cli"
+        assert module in BUILDS_A_KERNELS_ENVIRONMENT, f"{module}:{line} uses os.environ"
+
+
+def test_the_checker_finds_the_cli_reading_the_environment():
+    cli_modules = [path for path in MODULES if on_cli_floor(module_name(path))]
+    kinds = {kind for path in cli_modules for _, kind in environment_uses(path.read_text())}
+    assert "read" in kinds
+
+
+def test_the_checker_sees_every_kind_of_read():
+    source = (
+        "import os\nfrom os import getenv\n"
+        "a = os.environ.get('A')\nb = os.environ['B']\nc = os.getenv('C')\nd = 'D' in os.environ\n"
+        "e = dict(os.environ)\nos.environ['F'] = '1'\n"
+    )
+    assert environment_uses(source) == [
+        (2, "read"),
+        (3, "read"),
+        (4, "read"),
+        (5, "read"),
+        (6, "read"),
+        (7, "whole"),
+        (8, "whole"),
+    ]
