@@ -394,11 +394,11 @@ def _summarise(results, out):
 
 def cmd_run(args):
     """``nsdval run``."""
-    from nsdval.run import executors, runner
+    from nsdval.run import cluster, executors, runner
 
     executors.check_choice(args.executor, args.scheduler)
     if args.executor == "dask":
-        executors.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
+        cluster.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
     config = runner.RunConfig(
         nsd_root=args.nsd_root,
         out=args.out,

@@ -31,7 +31,8 @@ from nsdval.errors import MissingInputError, NsdvalError, OutputError, Parameter
 from nsdval.pages.comparison import render_compare
 from nsdval.pages.index import render_index
 from nsdval.release import compare, manifest, verify
-from nsdval.run import executors, incremental
+from nsdval.run import executors, incremental, pool
+from nsdval.run.cluster import DaskExecutor
 from nsdval.run.execution import execute_job, failed_job, template_path
 
 VALIDATION = "assembly_validation"
@@ -253,7 +254,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     }
     check_overrides(config.parameters, declared)
     out = check_out(config.out)
-    executor = executors.for_config(config)
+    executor = executor_for(config)
     executor.warm_up()  # what the workers need starts while the inputs are checked
     # unreadable input: exit 2, OUT untouched
     check_inputs_watched(
@@ -261,7 +262,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
         subjects,
         config.regions,
         timeout=config.read_timeout,
-        context=executors.pool_context(),
+        context=pool.pool_context(),
     )
     previous = {} if config.force else incremental.previous_records(out)
     regions = incremental.layout_regions(config.regions, previous)
@@ -292,6 +293,16 @@ def run_reports(config, *, on_report=None, on_progress=None):
     return finish_run(
         out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
     )
+
+
+def executor_for(config):
+    """The executor ``config`` asks for: this machine's pool or a dask cluster (a context)."""
+    executors.check_choice(config.executor, config.scheduler)
+    if config.executor == "dask":
+        return DaskExecutor(
+            config.scheduler, local_workers=config.jobs, warm_kernels=config.warm_kernels
+        )
+    return pool.LocalExecutor(config.jobs, warm_kernels=config.warm_kernels)
 
 
 def plan_run(config, layout, subjects, declared, *, out, previous, regions):
@@ -369,7 +380,7 @@ def extract_subjects(layout, subjects, *, config, cache_dir, executor=None, on_p
             "cache_dir": str(cache_dir),
             "staging_dir": str(staging),
         }
-        if executor is None or isinstance(executor, executors.LocalExecutor):
+        if executor is None or isinstance(executor, pool.LocalExecutor):
             _extract_watched(subjects, kwargs, config=config, on_progress=on_progress)
         else:
             for outcome in executor.map_as_completed(_extract_subject, list(subjects), **kwargs):
@@ -398,7 +409,7 @@ def _extract_watched(subjects, kwargs, *, config, on_progress):
         timeout=config.read_timeout,
         jobs=config.jobs,
         on_beat=beat,
-        context=executors.pool_context(),
+        context=pool.pool_context(),
     )
     for index, _ in finished:
         if on_progress is not None:
@@ -450,7 +461,7 @@ def execute_jobs(jobs, *, out, config, on_report=None, offset=0, executor=None):
     job whose worker kept dying, or that raised, gets an ``error`` record and report.
     """
     if executor is None:
-        with executors.for_config(config) as executor:
+        with executor_for(config) as executor:
             return execute_jobs(
                 jobs, out=out, config=config, on_report=on_report, offset=offset, executor=executor
             )
@@ -576,7 +587,7 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None, warm_kern
         str(Path(old.html).parent),
     )
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with executors.LocalExecutor(1, warm_kernels=warm_kernels) as executor:
+    with pool.LocalExecutor(1, warm_kernels=warm_kernels) as executor:
         (outcome,) = executor.map_as_completed(
             execute_job,
             [job],

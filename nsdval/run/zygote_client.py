@@ -186,7 +186,7 @@ _zygote = {"client": None, "starts": 0, "pid": None, "warned": False, "warm": Tr
 def warm_kernels():
     """Whether this process forks its kernels from a zygote (default) or starts them plain.
 
-    Set by whoever runs the jobs (:class:`~nsdval.run.executors.LocalExecutor` for its
+    Set by whoever runs the jobs (:class:`~nsdval.run.pool.LocalExecutor` for its
     workers, the dask tasks for theirs), from the command line's setting.
     """
     return _zygote["warm"]

@@ -12,7 +12,8 @@ import pytest
 
 from nsdval.cli import main
 from nsdval.run import zygote_client
-from nsdval.run.executors import DaskExecutor, Outcome
+from nsdval.run.cluster import DaskExecutor
+from nsdval.run.executors import Outcome
 
 distributed = pytest.importorskip("distributed")
 

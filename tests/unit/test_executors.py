@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from nsdval.errors import ParameterError
-from nsdval.run import executors, zygote_client
-from nsdval.run.executors import LocalExecutor, Outcome, WorkerLostError
+from nsdval.run import cluster, executors, zygote_client
+from nsdval.run.executors import Outcome
+from nsdval.run.pool import LocalExecutor, WorkerLostError
 
 
 # --- functions run in the workers (module level: the spawned workers import them) --------
@@ -158,7 +159,7 @@ INTERRUPTED_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_executors import record_pid_and_sleep
-from nsdval.run.executors import LocalExecutor
+from nsdval.run.pool import LocalExecutor
 
 if __name__ == "__main__":
     with LocalExecutor(2) as executor:
@@ -226,24 +227,24 @@ def test_check_choice_refuses_mismatched_options(executor, scheduler, message):
         executors.check_choice(executor, scheduler)
 
 
-def test_for_config_picks_the_executor(tmp_path):
+def test_the_runner_picks_the_executor_the_config_asks_for(tmp_path):
     from nsdval.run import runner
 
     config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
-    local = executors.for_config(config)
+    local = runner.executor_for(config)
     assert isinstance(local, LocalExecutor) and local.jobs == 3 and local.warm_kernels
     dask_config = runner.RunConfig(
         nsd_root=tmp_path, out=tmp_path, executor="dask", scheduler="local:2", warm_kernels=False
     )
-    dask = executors.for_config(dask_config)
+    dask = runner.executor_for(dask_config)
     assert dask.address == "local:2" and dask.client is None  # not connected yet
     assert dask.warm_kernels is False
 
 
 def test_a_missing_distributed_is_a_dependency_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # what an absent package looks like
-    with pytest.raises(executors.DependencyError, match=r"nsdval\[dask\]"):
-        executors.import_distributed()
+    with pytest.raises(cluster.DependencyError, match=r"nsdval\[dask\]"):
+        cluster.import_distributed()
 
 
 # --- the runner: a report whose worker keeps dying gets an error record -----------------
@@ -330,7 +331,7 @@ UNGUARDED_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_executors import double
-from nsdval.run.executors import LocalExecutor
+from nsdval.run.pool import LocalExecutor
 
 # no `if __name__ == "__main__":` guard: each worker imports this module and starts a pool
 print(sorted({{str(o.error) for o in LocalExecutor(2).map_as_completed(double, range(2))}}))
