@@ -37,7 +37,7 @@ from nsdval import synth
 from nsdval.analysis import cache
 from nsdval.cli import WARM_KERNELS_ENV, parse_subjects
 from nsdval.data.layout import REGIONS, detect_layout
-from nsdval.run import execution, runner
+from nsdval.run import execution, plan, runner
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -63,7 +63,7 @@ def cli_execute(template, out_dir, parameters):
 
 def trivial_jobs(n):
     params = {"threshold": 1.0, "label": "x"}
-    return [runner.Job(f"t{i}", "checks", None, None, params, f"t{i:02d}") for i in range(n)]
+    return [plan.Job(f"t{i}", "checks", None, None, params, f"t{i:02d}") for i in range(n)]
 
 
 def time_trivial(n, tmp):
@@ -74,7 +74,7 @@ def time_trivial(n, tmp):
         record = execution.execute_job(job, out=str(tmp / "serial"), notebooks_dir=str(TRIVIAL))
         assert record.status == "fail", record.error  # checks.ipynb fails one check
     serial = (time.perf_counter() - start) / n
-    config = runner.RunConfig(nsd_root=tmp, out=tmp / "pool", jobs=2, notebooks_dir=TRIVIAL)
+    config = plan.RunConfig(nsd_root=tmp, out=tmp / "pool", jobs=2, notebooks_dir=TRIVIAL)
     start = time.perf_counter()
     runner.execute_jobs(jobs, out=tmp / "pool", config=config)
     pooled = (time.perf_counter() - start) / n
@@ -109,7 +109,7 @@ def cli_suite(data, out, records, subjects):
         params = dict(record["parameters"])
         if "cache_dir" in params:
             params["cache_dir"] = str(cache_dir)
-        template = runner.default_notebooks_dir() / f"{record['template']}.ipynb"
+        template = plan.default_notebooks_dir() / f"{record['template']}.ipynb"
         cli_execute(template, out / Path(record["notebook"]).parent, params)
     return time.perf_counter() - start
 

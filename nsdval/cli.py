@@ -32,7 +32,7 @@ def warm_kernels_wanted():
     """Whether notebooks' kernels are forked warm: ``NSDVAL_WARM_KERNELS`` unset or not off.
 
     The one place nsdval reads its environment; the setting travels down in
-    :class:`~nsdval.run.runner.RunConfig` (or as an argument) to the executors.
+    :class:`~nsdval.run.plan.RunConfig` (or as an argument) to the executors.
     """
     return os.environ.get(WARM_KERNELS_ENV, "1").strip().lower() not in OFF
 
@@ -394,12 +394,12 @@ def _summarise(results, out):
 
 def cmd_run(args):
     """``nsdval run``."""
-    from nsdval.run import cluster, executors, runner
+    from nsdval.run import cluster, executors, plan, runner
 
     executors.check_choice(args.executor, args.scheduler)
     if args.executor == "dask":
         cluster.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
-    config = runner.RunConfig(
+    config = plan.RunConfig(
         nsd_root=args.nsd_root,
         out=args.out,
         subjects=args.subjects,
@@ -413,7 +413,7 @@ def cmd_run(args):
             f"{n}_dir": getattr(args, f"{n}_dir")
             for n in ("assemblies", "brainscore", "benchmark")
         },
-        notebooks_dir=args.notebooks or runner.default_notebooks_dir(),
+        notebooks_dir=args.notebooks or plan.default_notebooks_dir(),
         timeout=args.timeout,
         cache=args.cache,
         force=args.force,
@@ -449,7 +449,7 @@ def default_demo_data(preset):
 def cmd_demo(args):
     """``nsdval demo``: synthesize (cached) and run every report."""
     from nsdval import synth
-    from nsdval.run import runner
+    from nsdval.run import plan, runner
 
     data = args.data or default_demo_data(args.preset)
     if not (data / "synth.json").is_file():
@@ -457,7 +457,7 @@ def cmd_demo(args):
         synth.synthesize(data, preset=args.preset, seed=0)
     else:
         print(f"Reusing the synthetic tree in {data}", flush=True)
-    config = runner.RunConfig(
+    config = plan.RunConfig(
         nsd_root=data,
         out=args.out,
         jobs=args.jobs,

@@ -8,7 +8,7 @@ import pytest
 
 from nsdval.analysis.record import SCHEMA_VERSION, ReportRecord, read_results, results_to_json
 from nsdval.cli import main
-from nsdval.run import runner
+from nsdval.run import plan
 from nsdval.synth import FAULTS, synthesize
 
 pytestmark = pytest.mark.slow
@@ -162,7 +162,7 @@ else:
 
 def test_kernel_death_timeout_and_exception_each_yield_an_error_report(tiny_tree, tmp_path):
     notebooks = tmp_path / "notebooks"
-    shutil.copytree(runner.default_notebooks_dir(), notebooks)
+    shutil.copytree(plan.default_notebooks_dir(), notebooks)
     template = notebooks / "assembly_validation.ipynb"
     nb = json.loads(template.read_text())
     nb["cells"][3]["source"] = BREAKING_CELL

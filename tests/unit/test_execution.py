@@ -8,7 +8,7 @@ import papermill
 import pytest
 
 from nsdval.run import execution
-from nsdval.run.runner import Job
+from nsdval.run.plan import Job
 
 
 def make_notebook(path, sources):

@@ -228,12 +228,12 @@ def test_check_choice_refuses_mismatched_options(executor, scheduler, message):
 
 
 def test_the_runner_picks_the_executor_the_config_asks_for(tmp_path):
-    from nsdval.run import runner
+    from nsdval.run import plan, runner
 
-    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
+    config = plan.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=3)
     local = runner.executor_for(config)
     assert isinstance(local, LocalExecutor) and local.jobs == 3 and local.warm_kernels
-    dask_config = runner.RunConfig(
+    dask_config = plan.RunConfig(
         nsd_root=tmp_path, out=tmp_path, executor="dask", scheduler="local:2", warm_kernels=False
     )
     dask = runner.executor_for(dask_config)
@@ -274,16 +274,16 @@ if kill:
 
 @pytest.mark.slow
 def test_execute_jobs_records_a_report_that_kills_its_worker_as_error(tmp_path):
-    from nsdval.run import runner
+    from nsdval.run import plan, runner
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     # killing the pool worker is a worker death mid-report
     _template(notebooks / "killer.ipynb", KILL_POOL_WORKER)
     jobs = [
-        runner.Job(f"job{i}", "killer", None, None, {"kill": i == 1}, f"job{i}") for i in range(2)
+        plan.Job(f"job{i}", "killer", None, None, {"kill": i == 1}, f"job{i}") for i in range(2)
     ]
-    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
+    config = plan.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
     seen = []
     records = runner.execute_jobs(
         jobs,
@@ -310,13 +310,13 @@ print(os.getppid(), os.environ["JPY_PARENT_PID"], file=open("parents.txt", "w"))
 
 @pytest.mark.slow
 def test_the_workers_fork_their_kernels_from_the_runs_zygote(tmp_path):
-    from nsdval.run import runner, zygote_client
+    from nsdval.run import plan, runner, zygote_client
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     _template(notebooks / "parents.ipynb", PARENTS)
-    jobs = [runner.Job(f"job{i}", "parents", None, None, {}, f"job{i}") for i in range(4)]
-    config = runner.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
+    jobs = [plan.Job(f"job{i}", "parents", None, None, {}, f"job{i}") for i in range(4)]
+    config = plan.RunConfig(nsd_root=tmp_path, out=tmp_path, jobs=2, notebooks_dir=notebooks)
     records = runner.execute_jobs(jobs, out=tmp_path / "out", config=config)
     assert [r.error["ename"] for r in records] == ["NoResults"] * 4  # ran to the end
     out = tmp_path / "out"

@@ -5,15 +5,15 @@ import nbformat
 import pytest
 
 from nsdval.errors import OutputError, ParameterError
-from nsdval.run import execution, runner
+from nsdval.run import execution, plan, runner
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "notebooks"
-TEMPLATES = runner.default_notebooks_dir()
+TEMPLATES = plan.default_notebooks_dir()
 
 
 def test_declared_parameters_of_the_shipped_templates():
-    validation = runner.declared_parameters(TEMPLATES / "assembly_validation.ipynb")
-    layout = runner.declared_parameters(TEMPLATES / "assembly_layout.ipynb")
+    validation = plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb")
+    layout = plan.declared_parameters(TEMPLATES / "assembly_layout.ipynb")
     for name in ("nsd_root", "subject", "region", "variant", "tolerance", "spot_checks", "seed"):
         assert name in validation
     assert validation["tolerance"] == "float" and validation["subject"] == "int"
@@ -22,7 +22,7 @@ def test_declared_parameters_of_the_shipped_templates():
 
 def test_a_template_without_parameters_cell_is_refused():
     with pytest.raises(ParameterError, match="no cell tagged 'parameters'"):
-        runner.declared_parameters(DATA / "no_parameters.ipynb")
+        plan.declared_parameters(DATA / "no_parameters.ipynb")
 
 
 DECLARED = {"a": {"tolerance": "float", "seed": "int", "label": "str"}, "b": {"flag": "bool"}}
@@ -44,25 +44,25 @@ DECLARED = {"a": {"tolerance": "float", "seed": "int", "label": "str"}, "b": {"f
 )
 def test_check_overrides_refuses_bad_parameters(overrides, message):
     with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
-        runner.check_overrides(overrides, DECLARED)
+        plan.check_overrides(overrides, DECLARED)
 
 
 def test_check_overrides_accepts_ints_for_floats():
-    runner.check_overrides({"tolerance": 1, "seed": 2, "label": "x", "flag": False}, DECLARED)
+    plan.check_overrides({"tolerance": 1, "seed": 2, "label": "x", "flag": False}, DECLARED)
 
 
 def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path):
     declared = {
-        runner.LAYOUT: runner.declared_parameters(TEMPLATES / "assembly_layout.ipynb"),
-        runner.VALIDATION: runner.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
+        plan.LAYOUT: plan.declared_parameters(TEMPLATES / "assembly_layout.ipynb"),
+        plan.VALIDATION: plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
     }
-    config = runner.RunConfig(
+    config = plan.RunConfig(
         nsd_root=tmp_path,
         out=tmp_path / "o",
         regions=("V1", "IT"),
         parameters={"tolerance": 1e-6, "score_tolerance": 0.01},
     )
-    jobs = runner.plan_jobs(config, (1, 2), declared)
+    jobs = plan.plan_jobs(config, (1, 2), declared)
     assert [j.id for j in jobs] == [
         "assembly_layout",
         "subj01-V1-assembly_validation",
@@ -77,7 +77,7 @@ def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path)
 
 
 def _job(template, rel_dir="subj01/V4", **parameters):
-    return runner.Job(f"subj01-V4-{template}", template, 1, "V4", parameters, rel_dir)
+    return plan.Job(f"subj01-V4-{template}", template, 1, "V4", parameters, rel_dir)
 
 
 @pytest.mark.slow
