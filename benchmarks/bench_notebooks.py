@@ -35,7 +35,8 @@ from common import header, parse_args, row
 
 from nsdval import synth
 from nsdval.analysis import cache
-from nsdval.cli import WARM_KERNELS_ENV, parse_subjects
+from nsdval.cli.environment import WARM_KERNELS_ENV
+from nsdval.cli.parser import parse_subjects
 from nsdval.data.layout import REGIONS, detect_layout
 from nsdval.run import execution, plan, runner
 

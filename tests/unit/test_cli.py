@@ -5,6 +5,7 @@ import pytest
 
 from nsdval import cli
 from nsdval.analysis.record import ReportRecord
+from nsdval.cli import environment, parser
 from nsdval.run import runner
 
 LAYOUT = ReportRecord(id="assembly_layout", template="assembly_layout", status="pass", seconds=1.0)
@@ -68,9 +69,9 @@ def test_run_builds_the_config_from_options(captured, tmp_path, capsys):
     [(None, True), ("1", True), ("yes", True), ("0", False), ("off", False), (" False ", False)],
 )
 def test_nsdval_warm_kernels_reaches_the_run_config(captured, tmp_path, monkeypatch, value, warm):
-    monkeypatch.delenv(cli.WARM_KERNELS_ENV, raising=False)
+    monkeypatch.delenv(environment.WARM_KERNELS_ENV, raising=False)
     if value is not None:
-        monkeypatch.setenv(cli.WARM_KERNELS_ENV, value)
+        monkeypatch.setenv(environment.WARM_KERNELS_ENV, value)
     cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o")])
     assert captured["config"].warm_kernels is warm
 
@@ -84,7 +85,7 @@ def test_rerun_passes_the_warm_kernels_setting(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(runner, "rerun_report", fake_rerun_report)
     monkeypatch.setattr(runner, "find_run_root", lambda path: tmp_path)
-    monkeypatch.setenv(cli.WARM_KERNELS_ENV, "0")
+    monkeypatch.setenv(environment.WARM_KERNELS_ENV, "0")
     assert cli.main(["rerun", str(tmp_path)]) == 0
     assert seen == {"warm_kernels": False}
 
@@ -93,7 +94,7 @@ def test_rerun_passes_the_warm_kernels_setting(tmp_path, monkeypatch, capsys):
 def test_the_help_names_the_environment_variable(argv, capsys):
     with pytest.raises(SystemExit):
         cli.main(argv)
-    assert f"{cli.WARM_KERNELS_ENV}=0" in capsys.readouterr().out
+    assert f"{environment.WARM_KERNELS_ENV}=0" in capsys.readouterr().out
 
 
 def test_no_cache_turns_the_extraction_cache_off(captured, tmp_path):
@@ -165,12 +166,12 @@ def test_usage_errors_exit_2(argv, capsys):
     ],
 )
 def test_parse_parameter(text, expected):
-    assert cli.parse_parameter(text) == expected
+    assert parser.parse_parameter(text) == expected
 
 
 def test_parse_subjects_refuses_garbage():
     with pytest.raises(argparse.ArgumentTypeError, match="expected e.g. 1-8"):
-        cli.parse_subjects("1-x")
+        parser.parse_subjects("1-x")
 
 
 def test_version_and_help_list_the_subcommands(capsys):

@@ -324,7 +324,7 @@ def test_cli_compare_exit_codes_and_default_page(make_run, base_results, tmp_pat
 
 
 def test_cli_compare_writes_beside_an_archive_into_the_working_folder(tmp_path, monkeypatch):
-    from nsdval.cli import default_compare_html
+    from nsdval.cli.commands import default_compare_html
 
     extracted = tmp_path / "nsdval-v1"
     extracted.mkdir()

@@ -1,8 +1,9 @@
-"""nsdval reads its environment in the command line only; the rest gets values passed down.
+"""nsdval reads its environment in the command line only (``nsdval.cli.environment``).
 
 A setting read deep inside (``os.environ.get`` in a worker) cannot be seen, tested or
-documented where the command is defined. What remains below ``cli`` builds a kernel's
-environment, which is not reading configuration: each such module is named here with why.
+documented where the command is defined; everything else gets values passed down. What
+remains outside the command line hands the environment on whole to a kernel, which is not
+reading configuration: each such module is named here with why.
 """
 
 import ast
@@ -13,6 +14,7 @@ import pytest
 import nsdval
 
 PACKAGE = Path(nsdval.__file__).resolve().parent
+READER = "nsdval.cli.environment"  # the one module that reads environment variables
 # modules that hand the environment on whole (to a kernel), and why
 BUILDS_A_KERNELS_ENVIRONMENT = {
     "nsdval.run.kernel": "the provisioner gives a forked kernel this process's environment",
@@ -24,10 +26,6 @@ BUILDS_A_KERNELS_ENVIRONMENT = {
 def module_name(path):
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def on_cli_floor(module):
-    return module.split(".")[1:2] in (["cli"], ["__main__"])
 
 
 def environment_uses(source):
@@ -67,7 +65,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 @pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
 def test_only_the_cli_reads_the_environment(path):
     module = module_name(path)
-    if on_cli_floor(module):
+    if module == READER:
         return
     for line, kind in environment_uses(path.read_text()):
         assert kind == "whole", f"{module}:{line} reads an environment variable; read it in cli"
@@ -75,9 +73,10 @@ def test_only_the_cli_reads_the_environment(path):
 
 
 def test_the_checker_finds_the_cli_reading_the_environment():
-    cli_modules = [path for path in MODULES if on_cli_floor(module_name(path))]
-    kinds = {kind for path in cli_modules for _, kind in environment_uses(path.read_text())}
-    assert "read" in kinds
+    from nsdval.cli import environment
+
+    uses = environment_uses(Path(environment.__file__).read_text())
+    assert {kind for _, kind in uses} == {"read"}
 
 
 def test_the_checker_sees_every_kind_of_read():
