@@ -5,7 +5,7 @@ import pytest
 
 from nsdval import cli
 from nsdval.analysis.record import ReportRecord
-from nsdval.cli import environment, parser
+from nsdval.cli import commands, environment, parser
 from nsdval.run import runner
 
 LAYOUT = ReportRecord(id="assembly_layout", template="assembly_layout", status="pass", seconds=1.0)
@@ -81,7 +81,7 @@ def test_rerun_passes_the_warm_kernels_setting(tmp_path, monkeypatch, capsys):
 
     def fake_rerun_report(path, overrides, *, timeout=None, warm_kernels=True):
         seen["warm_kernels"] = warm_kernels
-        return {"status": "pass", "id": "x", "seconds": 1.0}
+        return replace(LAYOUT, id="x")
 
     monkeypatch.setattr(runner, "rerun_report", fake_rerun_report)
     monkeypatch.setattr(runner, "find_run_root", lambda path: tmp_path)
@@ -112,8 +112,8 @@ def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):
 
 def test_progress_lines_name_reports_kept_unchanged(capsys):
     record = replace(LAYOUT, subject="subj01", region="V4", seconds=12.3)
-    cli.print_progress(record, 3, 12)
-    cli.print_progress(record, 4, 12, unchanged=True)
+    commands.print_progress(record, 3, 12)
+    commands.print_progress(record, 4, 12, unchanged=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_layout        12.3 s"
     assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_layout      unchanged"
