@@ -11,24 +11,19 @@ archiving date. :mod:`nsdval.release.verify` reads archives back.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import posixpath
 import re
 import sys
-import tarfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import nsdval
-from nsdval import atomic
 from nsdval.analysis import cache
 from nsdval.analysis.record import results_from_json
 from nsdval.errors import InputError, MissingInputError, OutputError, ParameterError
-from nsdval.release import manifest
+from nsdval.release import manifest, tarball
 
 MANIFEST, RESULTS, SUMS, INDEX = "manifest.json", "results.json", "SHA256SUMS", "index.html"
 SCHEMA_VERSION = 1
@@ -77,9 +72,8 @@ def create_archive(
     out_dir : str or Path, optional
         Folder of the archive; defaults to the folder holding ``run_dir``.
     hash_mode : {'sha256', 'read', 'size-mtime'}
-        How the input data files are fingerprinted in the archive manifest (see
-        :func:`nsdval.release.manifest.describe_inputs`; files whose size and mtime are those the
-        run recorded keep the run's SHA-256).
+        How input files are fingerprinted (:func:`nsdval.release.manifest.describe_inputs`);
+        files with the size and mtime the run recorded keep the run's SHA-256.
     nsd_root : str or Path, optional
         Where the input files are now; defaults to the run's ``nsd_root``.
     workers : int
@@ -92,21 +86,13 @@ def create_archive(
     Path
         The archive written.
     """
-    run_dir = Path(run_dir)
-    target = Path(out_dir or run_dir.resolve().parent) / archive_name(release)
-    if target.exists() and not overwrite:
-        raise OutputError(target, "archive exists; not replaced without overwrite (--overwrite)")
+    run_dir, target = Path(run_dir), archive_target(run_dir, release, out_dir, overwrite=overwrite)
     manifest.check_hash_mode(hash_mode)
-    results = results_from_json(read_json(run_dir / RESULTS, "run results.json"), source=run_dir)
-    run_manifest = read_json(run_dir / MANIFEST, "run manifest.json")
-    if not run_manifest.get("inputs") or not results.get("reports"):
-        raise InputError(run_dir, "not a finished run: no inputs in manifest.json or no reports")
-    names = run_files(run_dir, results)
-    files = _describe_files(run_dir, names, workers)
-    root = Path(nsd_root or results.get("nsd_root") or "")
+    results, run_manifest = read_finished_run(run_dir)
+    files = _describe_files(run_dir, run_files(run_dir, results), workers)
     inputs = archive_inputs(
         run_manifest,
-        root=root,
+        root=Path(nsd_root or results.get("nsd_root") or ""),
         hash_mode=hash_mode,
         workers=workers,
         reads=cache.read_digests(run_dir / ".cache"),
@@ -115,20 +101,41 @@ def create_archive(
     content = archive_manifest(
         run_manifest, results, release=release, inputs=inputs, hash_mode=hash_mode, files=files
     )
-    generated = {MANIFEST: seal_manifest(_json_bytes(content))}
-    digests = {name: info["sha256"] for name, info in files.items()}
-    digests[MANIFEST] = hashlib.sha256(generated[MANIFEST]).hexdigest()
-    generated[SUMS] = format_sums(digests).encode()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write_tar(
+    tarball.write_tar(
         target,
         top=f"nsdval-{release}",
         run_dir=run_dir,
         files=files,
-        generated=generated,
-        mtime=_epoch(results.get("created")),
+        generated=generated_files(content, files),
+        mtime=tarball.epoch(results.get("created")),
     )
     return target
+
+
+def archive_target(run_dir, release, out_dir, *, overwrite):
+    """Where the archive goes; an :class:`OutputError` if it exists and may not be replaced."""
+    target = Path(out_dir or Path(run_dir).resolve().parent) / archive_name(release)
+    if target.exists() and not overwrite:
+        raise OutputError(target, "archive exists; not replaced without overwrite (--overwrite)")
+    return target
+
+
+def read_finished_run(run_dir):
+    """A run's results and manifest; an :class:`InputError` unless it finished."""
+    results = results_from_json(read_json(run_dir / RESULTS, "run results.json"), source=run_dir)
+    run_manifest = read_json(run_dir / MANIFEST, "run manifest.json")
+    if not run_manifest.get("inputs") or not results.get("reports"):
+        raise InputError(run_dir, "not a finished run: no inputs in manifest.json or no reports")
+    return results, run_manifest
+
+
+def generated_files(content, files):
+    """The archive's own files: the sealed manifest and ``SHA256SUMS`` of everything."""
+    generated = {MANIFEST: seal_manifest(_json_bytes(content))}
+    digests = {name: info["sha256"] for name, info in files.items()}
+    digests[MANIFEST] = hashlib.sha256(generated[MANIFEST]).hexdigest()
+    generated[SUMS] = format_sums(digests).encode()
+    return generated
 
 
 def run_files(run_dir, results):
@@ -248,73 +255,6 @@ def archive_manifest(run_manifest, results, *, release, inputs, hash_mode, files
             "manifest_sha256": _UNSEALED,
         },
     }
-
-
-def _epoch(created):
-    """Seconds since 1970 of an ISO timestamp; 0 when absent or unreadable.
-
-    Examples
-    --------
-    >>> _epoch("2026-11-24T08:25:44+00:00"), _epoch(None)
-    (1795508744, 0)
-    """
-    try:
-        return max(0, int(datetime.fromisoformat(created).timestamp()))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _write_tar(target, *, top, run_dir, files, generated, mtime):
-    """Write the tar.gz atomically: sorted entries, fixed times, root owner, no names."""
-    names = sorted({*files, *generated})
-    folders = sorted({str(p) for n in names for p in PurePosixPath(n).parents if str(p) != "."})
-    with (
-        atomic.writing(target) as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
-        tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
-        tar.addfile(_info(top, tarfile.DIRTYPE, 0, mtime))
-        for name in sorted([*folders, *names]):
-            member = f"{top}/{name}"
-            if name in folders:
-                tar.addfile(_info(member, tarfile.DIRTYPE, 0, mtime))
-            elif name in generated:
-                data = generated[name]
-                tar.addfile(_info(member, tarfile.REGTYPE, len(data), mtime), io.BytesIO(data))
-            else:
-                _add_file(tar, member, Path(run_dir) / name, files[name], mtime)
-
-
-def _info(name, kind, size, mtime):
-    info = tarfile.TarInfo(name)
-    info.type, info.size, info.mtime = kind, size, mtime
-    info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
-def _add_file(tar, member, path, described, mtime):
-    """Add a run file, refusing it if it changed since it was hashed."""
-    with path.open("rb") as handle:
-        reader = _HashingReader(handle)
-        tar.addfile(_info(member, tarfile.REGTYPE, described["size"], mtime), reader)
-        unchanged = not handle.read(1) and reader.digest.hexdigest() == described["sha256"]
-    if not unchanged:
-        raise InputError(path, "changed while it was being archived; archive again")
-
-
-class _HashingReader:
-    """A binary reader that hashes what passes through it."""
-
-    def __init__(self, handle):
-        self.handle = handle
-        self.digest = hashlib.sha256()
-
-    def read(self, size=-1):
-        block = self.handle.read(size)
-        self.digest.update(block)
-        return block
 
 
 def seal_manifest(data):
