@@ -1,4 +1,4 @@
-"""What the whole assemblies hold, for ``assembly_layout.ipynb``: split, values, region assemblies.
+"""What the whole assemblies hold (``assembly_structure.ipynb``): split, values, region assemblies.
 
 The train/test split against Brain-Score's rule, value sanity (finite, train and test on one
 scale) and each region assembly against the Brain-Score assemblies and the design; the

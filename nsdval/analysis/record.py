@@ -51,7 +51,7 @@ class ReportRecord:
     template : str
         Template notebook, e.g. ``"assembly_validation"``.
     subject, region : str or None
-        Scope, e.g. ``"subj01"`` and ``"V4"``; ``None`` for the run-wide layout report.
+        Scope, e.g. ``"subj01"`` and ``"V4"``; ``None`` for the run-wide structure report.
     status : {'pass', 'warn', 'fail', 'error'}
         Worst status of the checks, or ``error`` when the notebook recorded none.
     notebook, html : str or None

@@ -1,4 +1,4 @@
-"""The computations behind ``assembly_layout.ipynb``: structure of the whole assemblies.
+"""The computations behind ``assembly_structure.ipynb``: structure of the whole assemblies.
 
 The run-wide inputs, dims and shapes, neuroid order, identifiers and repetitions, checked
 once per run over all subjects and regions; what the assemblies hold (the split, values,
@@ -29,7 +29,7 @@ NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
 
 @dataclass(frozen=True)
 class RunInputs:
-    """The run-wide inputs of the layout report, loaded once."""
+    """The run-wide inputs of the structure report, loaded once."""
 
     layout: object
     space: object

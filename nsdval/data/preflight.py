@@ -66,7 +66,7 @@ def check_inputs(layout, subjects, regions):
         check_region_assembly(layout, region)
         check_benchmark(layout, region)
     for subject in others:
-        # the layout report counts the sessions and trials of every subject of the assemblies
+        # the structure report counts the sessions and trials of every subject of the assemblies
         numbers = sessions.check_session_numbers(space, subject)
         check_design_covers(design, subject, len(numbers), space.trials_per_session(subject))
     for subject in subjects:
@@ -106,7 +106,7 @@ def check_report_inputs(parameters):
     ----------
     parameters : dict
         A report's parameters: ``nsd_root``, ``variant``, the folder overrides, and
-        ``subject`` and ``region`` (validation report) or ``regions`` (layout report).
+        ``subject`` and ``region`` (validation report) or ``regions`` (structure report).
     """
     folders = {k: parameters[k] for k in FOLDER_PARAMETERS if parameters.get(k)}
     layout = detect_layout(

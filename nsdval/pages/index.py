@@ -96,7 +96,7 @@ def _benchmark_rows(
 ) -> list[dict]:
     """Return reported vs replica score, raw and ceiling per region, with differences.
 
-    Each row carries the status of the layout report's matching ``region-<metric>`` check
+    Each row carries the status of the structure report's matching ``region-<metric>`` check
     (None when the run has none) and, on a region's first row, ``span`` (its row count) and
     the benchmark's identifier; later rows of the region have ``span`` 0.
     """
@@ -196,7 +196,7 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
         "status": status,
         "report_counts": status_counts(r["status"] for r in rows),
         "check_counts": status_counts(s for r in rows for s in r["check_statuses"]),
-        "layout": [r for r in rows if not (r["subject"] or r["region"])],
+        "structure": [r for r in rows if not (r["subject"] or r["region"])],
         "matrices": _matrices(rows),
         "reports": rows,
         "filters": _filters(rows),

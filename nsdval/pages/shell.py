@@ -172,7 +172,7 @@ def index_href(html_path: str) -> str:
 
     Examples
     --------
-    >>> index_href("subj01/V4/assembly_validation.html"), index_href("assembly_layout.html")
+    >>> index_href("subj01/V4/assembly_validation.html"), index_href("assembly_structure.html")
     ('../../index.html', 'index.html')
     """
     depth = len(PurePosixPath(_inside(html_path)).parent.parts)

@@ -24,7 +24,7 @@ FORCE_HINT = "--force runs every report without reading it"
 
 
 def report_inputs(layout, *, subject, region, subjects, regions):
-    """Files one report reads: all for the layout report, else its subject and region's."""
+    """Files one report reads: all for the structure report, else its subject and region's."""
     if subject is None:
         return layout.input_files(subjects, regions)
     return layout.input_files([subject], [region])
@@ -129,8 +129,8 @@ def is_current(record, job, out):
     )
 
 
-def layout_regions(regions, previous):
-    """Regions the layout report covers: this run's and those of the reports kept from before."""
+def structure_regions(regions, previous):
+    """Regions the structure report covers: this run's and those of the reports kept before."""
     found = set(regions) | {r.region for r in previous.values() if r.region}
     return tuple(r for r in REGIONS if r in found) + tuple(sorted(found - set(REGIONS)))
 

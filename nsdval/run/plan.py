@@ -1,6 +1,6 @@
 """What a run is: its configuration, and the jobs planned from its templates and its tree.
 
-A run expands into jobs (``assembly_layout`` once, ``assembly_validation`` per subject and
+A run expands into jobs (``assembly_structure`` once, ``assembly_validation`` per subject and
 region), each with the parameters its template declares and a fingerprint of its inputs
 (:mod:`nsdval.run.incremental`); the jobs an earlier run into the same folder left current
 are kept instead of executed again.
@@ -22,7 +22,7 @@ from nsdval.run import incremental
 from nsdval.run.execution import template_path
 
 VALIDATION = "assembly_validation"
-LAYOUT = "assembly_layout"
+STRUCTURE = "assembly_structure"
 RESERVED = (
     "nsd_root",
     "subject",
@@ -201,18 +201,21 @@ def declared_by_template(notebooks_dir):
     """Parameters each of a run's templates declares: template -> name -> type name."""
     return {
         template: declared_parameters(template_path(notebooks_dir, template))
-        for template in (LAYOUT, VALIDATION)
+        for template in (STRUCTURE, VALIDATION)
     }
 
 
-def plan_jobs(config, subjects, declared_by_template, *, layout_regions=None):
-    """Expand a run into its jobs: the layout report, then every subject x region."""
+def plan_jobs(config, subjects, declared_by_template, *, structure_regions=None):
+    """Expand a run into its jobs: the structure report, then every subject x region."""
     base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
     base.update({k: str(Path(v).resolve()) for k, v in config.folders.items() if v})
-    layout_params = {**base, "regions": ",".join(layout_regions or config.regions)}
+    structure_params = {**base, "regions": ",".join(structure_regions or config.regions)}
     if config.cache:
         base["cache_dir"] = str(Path(config.out).resolve() / CACHE_DIR)
-    jobs = [_job(LAYOUT, None, None, layout_params, config, declared_by_template, "layout")]
+    structure = _job(
+        STRUCTURE, None, None, structure_params, config, declared_by_template, "structure"
+    )
+    jobs = [structure]
     for subject in subjects:
         for region in config.regions:
             params = {**base, "subject": int(subject), "region": region}
@@ -244,7 +247,7 @@ def plan_run(config, layout, subjects, declared, *, out, previous, regions):
     kept : dict
         Job id -> the earlier record that stands for it.
     """
-    jobs = plan_jobs(config, subjects, declared, layout_regions=regions)
+    jobs = plan_jobs(config, subjects, declared, structure_regions=regions)
     prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
     jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
     todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]

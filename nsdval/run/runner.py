@@ -29,7 +29,7 @@ from nsdval.run.execution import execute_job, failed_job, template_path
 from nsdval.run.inputs import check_readable, describe_run_inputs, extract_subjects
 from nsdval.run.plan import (
     CACHE_DIR,
-    LAYOUT,
+    STRUCTURE,
     Job,
     check_overrides,
     declared_parameters,
@@ -73,7 +73,7 @@ def run_reports(config, *, on_report=None, on_progress=None):
     executor.warm_up()  # what the workers need starts while the inputs are checked
     check_readable(layout, subjects, config)  # unreadable input: exit 2, OUT untouched
     previous = {} if config.force else incremental.previous_records(out)
-    regions = incremental.layout_regions(config.regions, previous)
+    regions = incremental.structure_regions(config.regions, previous)
     jobs, todo, kept = plan_run(
         config, layout, subjects, declared, out=out, previous=previous, regions=regions
     )
@@ -193,7 +193,7 @@ def run_status(records):
 def finish_run(out, records, *, config, inputs, seconds):
     """Write results.json, manifest.json and index.html for a finished run."""
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    layout_record = next((r for r in records if r.template == LAYOUT), None)
+    structure_record = next((r for r in records if r.template == STRUCTURE), None)
     results = {
         "schema_version": SCHEMA_VERSION,
         "nsdval_version": nsdval.__version__,
@@ -201,7 +201,7 @@ def finish_run(out, records, *, config, inputs, seconds):
         "nsd_root": str(Path(config.nsd_root).resolve()),
         "status": run_status(records),
         "reports": records,
-        "benchmark": (layout_record.benchmark if layout_record else None) or {},
+        "benchmark": (structure_record.benchmark if structure_record else None) or {},
     }
     run_manifest = manifest.build_manifest(
         command=config.command,

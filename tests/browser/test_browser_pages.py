@@ -170,7 +170,7 @@ def by_status(results, status):
 def test_run_has_every_status_but_warn(results):
     statuses = {r["id"]: r["status"] for r in results["reports"]}
     assert statuses == {
-        "assembly_layout": "fail",
+        "assembly_structure": "fail",
         "subj01-V1-assembly_validation": "pass",
         "subj01-V4-assembly_validation": "fail",
         "subj01-IT-assembly_validation": "error",
@@ -292,7 +292,7 @@ def test_sorting_by_column(page, run_dir, results):
     by_status_rank = column("rank")
     assert [ranks[i] for i in by_status_rank] == sorted(ranks.values())
     assert column("rank")[0] == "subj01-V1-assembly_validation"  # best first
-    region_order = [i for i in column("region") if i != "assembly_layout"]
+    region_order = [i for i in column("region") if i != "assembly_structure"]
     assert region_order == [f"subj01-{r}-assembly_validation" for r in ("V1", "V4", "IT")]
     seconds = {r["id"]: r["seconds"] for r in results["reports"]}
     got = column("seconds")

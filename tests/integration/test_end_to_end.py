@@ -49,7 +49,7 @@ def test_clean_tree_passes_every_check(clean_run):
     assert results["status"] == "pass"
     assert results["schema_version"] == 1
     ids = [r["id"] for r in results["reports"]]
-    assert ids[0] == "assembly_layout"
+    assert ids[0] == "assembly_structure"
     assert len(ids) == 1 + 2 * 4  # layout + 2 subjects x 4 regions
     bad = {
         (r["id"], c["name"])
@@ -235,7 +235,7 @@ def test_the_official_nsd_layout_validates_the_same(tiny_tree, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert code == 0, failing_checks(results)
     assert [r["id"] for r in results["reports"]] == [
-        "assembly_layout",
+        "assembly_structure",
         "subj02-IT-assembly_validation",
     ]
     assert "official layout" in (out / "subj02/IT/assembly_validation.html").read_text()

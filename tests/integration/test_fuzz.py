@@ -23,7 +23,7 @@ reads of each file (its scope):
 * ROI volume: shape and the voxels of region R; ncsnr: shape and the values at those voxels;
 * design: ``masterordering``, ``subjectim`` and ``sharedix``; split CSV: every column;
 * netCDF: dims, shape, dtype, every coordinate (``voxel_x/y/z`` at the neuroids of R, which
-  the layout report matches across files; ``nc_testset`` at subj01's neuroids of R, valid in
+  the structure report matches across files; ``nc_testset`` at subj01's neuroids of R, valid in
   [0, 100] elsewhere) and the values of subj01's neuroids of R (finite elsewhere);
 * score JSON: ``score``, ``raw``, ``ceiling`` and ``subjects.subj01``.
 

@@ -46,7 +46,7 @@ def test_only_changed_reports_are_executed_again(tree, tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     by_id = {r["id"]: r for r in results["reports"]}
     assert set(by_id) == {
-        "assembly_layout",
+        "assembly_structure",
         "subj01-V1-assembly_validation",
         "subj01-V4-assembly_validation",
     }

@@ -45,9 +45,9 @@ def record(rid, rel_dir, template, checks, status=None, subject="subj01", region
 
 def default_results(nsd_root):
     layout = record(
-        "assembly_layout",
-        "layout",
-        "assembly_layout",
+        "assembly_structure",
+        "structure",
+        "assembly_structure",
         [check("split-seed", value=38, subject=None, region=None)],
         subject=None,
         region=None,

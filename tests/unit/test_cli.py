@@ -8,8 +8,10 @@ from nsdval.analysis.record import ReportRecord
 from nsdval.cli import commands, environment, parser
 from nsdval.run import runner
 
-LAYOUT = ReportRecord(id="assembly_layout", template="assembly_layout", status="pass", seconds=1.0)
-FAKE_RESULTS = {"status": "pass", "reports": [LAYOUT]}
+STRUCTURE = ReportRecord(
+    id="assembly_structure", template="assembly_structure", status="pass", seconds=1.0
+)
+FAKE_RESULTS = {"status": "pass", "reports": [STRUCTURE]}
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def test_rerun_passes_the_warm_kernels_setting(tmp_path, monkeypatch, capsys):
 
     def fake_rerun_report(path, overrides, *, timeout=None, warm_kernels=True):
         seen["warm_kernels"] = warm_kernels
-        return replace(LAYOUT, id="x")
+        return replace(STRUCTURE, id="x")
 
     monkeypatch.setattr(runner, "rerun_report", fake_rerun_report)
     monkeypatch.setattr(runner, "find_run_root", lambda path: tmp_path)
@@ -104,19 +106,19 @@ def test_no_cache_turns_the_extraction_cache_off(captured, tmp_path):
 
 def test_run_exits_1_when_a_check_fails(captured, tmp_path, capsys):
     split_seed = {"name": "split-seed", "status": "fail"}
-    failing = replace(LAYOUT, status="fail", checks=[split_seed])
+    failing = replace(STRUCTURE, status="fail", checks=[split_seed])
     captured["results"] = {"status": "fail", "reports": [failing]}
     assert cli.main(["run", "--nsd-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert "split-seed" in capsys.readouterr().out
 
 
 def test_progress_lines_name_reports_kept_unchanged(capsys):
-    record = replace(LAYOUT, subject="subj01", region="V4", seconds=12.3)
+    record = replace(STRUCTURE, subject="subj01", region="V4", seconds=12.3)
     commands.print_progress(record, 3, 12)
     commands.print_progress(record, 4, 12, unchanged=True)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_layout        12.3 s"
-    assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_layout      unchanged"
+    assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_structure        12.3 s"
+    assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_structure      unchanged"
 
 
 def test_missing_root_is_one_line_and_exit_2(tmp_path, capsys):

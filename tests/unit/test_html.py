@@ -114,15 +114,15 @@ def make_record(subject="subj01", region="V4", template="assembly_validation", *
     return ReportRecord(**{**rec, **kw})
 
 
-def layout_record():
+def structure_record():
     return make_record(
         subject=None,
         region=None,
-        template="assembly_layout",
-        id="assembly_layout",
+        template="assembly_structure",
+        id="assembly_structure",
         status="pass",
-        notebook="assembly_layout.ipynb",
-        html="assembly_layout.html",
+        notebook="assembly_structure.ipynb",
+        html="assembly_structure.html",
         checks=[check("files-present", "pass", subject=None, region=None)],
     )
 
@@ -130,7 +130,7 @@ def layout_record():
 @pytest.fixture
 def results():
     reports = [
-        layout_record(),
+        structure_record(),
         make_record(),
         make_record(region="V1", status="pass", checks=[check("train-values", "pass")]),
         make_record(subject="subj02", region="IT", status="warn", checks=[check("w", "warn")]),
@@ -342,15 +342,15 @@ def test_report_error_box_first_and_rerun(notebook):
 
 
 def test_root_level_report_backlink(notebook):
-    page = render_report(notebook=notebook, record=layout_record())
+    page = render_report(notebook=notebook, record=structure_record())
     assert 'href="index.html"' in page
-    assert "<title>assembly_layout</title>" in page
+    assert "<title>assembly_structure</title>" in page
 
 
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("assembly_layout.html", "index.html"),
+        ("assembly_structure.html", "index.html"),
         ("subj01/V4/assembly_validation.html", "../../index.html"),
         ("subj01/x.html", "../index.html"),
     ],
@@ -406,8 +406,8 @@ def test_index_content(results):
     assert_self_contained(page)
     assert "2026-11-24T10:00:00+00:00" in page and "/data/nsd" in page and "0.1.0" in page
     assert 'class="badge status-fail big"' in page
-    # layout report link
-    assert 'href="assembly_layout.html"' in page
+    # structure report link
+    assert 'href="assembly_structure.html"' in page
     # matrix: V1, V4, IT then others; cells link to the records' relative paths
     matrix = page[
         page.index('class="matrix"') : page.index("</table>", page.index('class="matrix"'))
@@ -421,7 +421,7 @@ def test_index_content(results):
     assert "stimulus-ids" in page and "test-values" in page
     row = re.search(r'<tr class="report-row"[^>]*data-subject="subj02"[^>]*data-region="IT"', page)
     assert row and 'data-status="warn"' in row.group(0)
-    assert 'data-template="assembly_layout"' in page
+    assert 'data-template="assembly_structure"' in page
     # worst first in the flat table
     assert page.index('data-status="fail"') < page.index('data-status="warn" data-subject')
     # benchmark: difference and missing values

@@ -70,7 +70,7 @@ def test_the_clean_tree_passes_every_check(clean_tree):
 @pytest.mark.parametrize(
     "parameters",
     [{"subject": 1, "region": "IT"}, {"regions": "V1,V4"}],
-    ids=["validation", "layout"],
+    ids=["validation", "structure"],
 )
 def test_report_inputs_pass_on_the_clean_tree(clean_tree, parameters):
     assert preflight.check_report_inputs({"nsd_root": str(clean_tree), **parameters}) is None

@@ -13,7 +13,7 @@ TEMPLATES = plan.default_notebooks_dir()
 
 def test_declared_parameters_of_the_shipped_templates():
     validation = plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb")
-    layout = plan.declared_parameters(TEMPLATES / "assembly_layout.ipynb")
+    layout = plan.declared_parameters(TEMPLATES / "assembly_structure.ipynb")
     for name in ("nsd_root", "subject", "region", "variant", "tolerance", "spot_checks", "seed"):
         assert name in validation
     assert validation["tolerance"] == "float" and validation["subject"] == "int"
@@ -53,7 +53,7 @@ def test_check_overrides_accepts_ints_for_floats():
 
 def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path):
     declared = {
-        plan.LAYOUT: plan.declared_parameters(TEMPLATES / "assembly_layout.ipynb"),
+        plan.STRUCTURE: plan.declared_parameters(TEMPLATES / "assembly_structure.ipynb"),
         plan.VALIDATION: plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
     }
     config = plan.RunConfig(
@@ -64,13 +64,13 @@ def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path)
     )
     jobs = plan.plan_jobs(config, (1, 2), declared)
     assert [j.id for j in jobs] == [
-        "assembly_layout",
+        "assembly_structure",
         "subj01-V1-assembly_validation",
         "subj01-IT-assembly_validation",
         "subj02-V1-assembly_validation",
         "subj02-IT-assembly_validation",
     ]
-    assert jobs[0].rel_dir == "layout" and jobs[4].rel_dir == "subj02/IT"
+    assert jobs[0].rel_dir == "structure" and jobs[4].rel_dir == "subj02/IT"
     assert "tolerance" not in jobs[0].parameters and jobs[0].parameters["score_tolerance"] == 0.01
     assert jobs[0].parameters["regions"] == "V1,IT"
     assert jobs[1].parameters["tolerance"] == 1e-6 and jobs[1].parameters["subject"] == 1

@@ -18,7 +18,7 @@ KINDS = [
     "manifest.json",
     "results.json",
     "index.html",
-    "layout/assembly_layout.ipynb",
+    "structure/assembly_structure.ipynb",
     "subj01/V4/assembly_validation.html",
     "subj01/V4/results.json",
 ]
@@ -173,11 +173,11 @@ def test_cli_verify_exit_codes_and_lines(packed, extracted, nsd_root, capsys):
     assert main(["verify", str(packed), "--nsd-root", str(nsd_root)]) == 0
     assert "OK: 10 files and 2 input files of nsdval-v1.2" in capsys.readouterr().out
     flip(extracted / "results.json", 5)
-    shutil.rmtree(extracted / "layout")
+    shutil.rmtree(extracted / "structure")
     assert main(["verify", str(extracted), "--jobs", "1"]) == 1
     out = capsys.readouterr().out
     assert "altered  results.json: sha256" in out
-    assert "missing  layout/assembly_layout.html" in out
+    assert "missing  structure/assembly_structure.html" in out
     assert "FAILED: 4 problem(s)" in out
     assert main(["verify", str(extracted.parent)]) == 2
     assert "no SHA256SUMS" in capsys.readouterr().err
