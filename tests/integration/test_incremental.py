@@ -36,7 +36,7 @@ def run(tree, out, *extra):
 def test_only_changed_reports_are_executed_again(tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert run(tree, out, "--regions", "V1,V4") == 0
-    assert executed(capsys) == {"run layout", "subj01 V1 validation", "subj01 V4 validation"}
+    assert executed(capsys) == {"run structure", "subj01 V1 validation", "subj01 V4 validation"}
 
     assert run(tree, out, "--regions", "V1,V4") == 0
     assert executed(capsys) == set()
@@ -54,7 +54,7 @@ def test_only_changed_reports_are_executed_again(tree, tmp_path, capsys):
     assert "tolerance" not in by_id["subj01-V1-assembly_validation"]["parameters"]
 
     assert run(tree, out, "--regions", "V1,V4", "--force") == 0
-    assert executed(capsys) == {"run layout", "subj01 V1 validation", "subj01 V4 validation"}
+    assert executed(capsys) == {"run structure", "subj01 V1 validation", "subj01 V4 validation"}
 
 
 def test_a_changed_data_file_reruns_the_reports_that_read_it(tree, tmp_path, capsys):
@@ -65,7 +65,7 @@ def test_a_changed_data_file_reruns_the_reports_that_read_it(tree, tmp_path, cap
     stat = roi.stat()
     os.utime(roi, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert run(tree, out, "--regions", "V4") == 0
-    assert executed(capsys) == {"run layout", "subj01 V4 validation"}
+    assert executed(capsys) == {"run structure", "subj01 V4 validation"}
     score = tree / "benchmark" / "V1" / "score.json"
     score.write_text(score.read_text())  # new mtime, same content: only V1 readers care
     assert run(tree, out, "--regions", "V4") == 0

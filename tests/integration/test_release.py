@@ -17,7 +17,7 @@ SMALL = ["--subjects", "1", "--regions", "V4", "--jobs", "2"]
 KINDS = {
     "notebook": "subj01/V4/assembly_validation.ipynb",
     "html": "subj01/V4/assembly_validation.html",
-    "sidecar": "layout/results.json",
+    "sidecar": "structure/results.json",
     "results.json": "results.json",
     "manifest.json": "manifest.json",
     "index.html": "index.html",

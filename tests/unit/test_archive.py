@@ -75,7 +75,7 @@ def test_archive_holds_the_run_outputs_manifest_and_sums(run_dir, tmp_path):
         "results.json",
         "structure/assembly_structure.ipynb",
         "structure/assembly_structure.html",
-        "layout/results.json",
+        "structure/results.json",
         "subj01/V4/assembly_validation.ipynb",
         "subj01/V4/assembly_validation.html",
         "subj01/V4/results.json",

@@ -117,8 +117,8 @@ def test_progress_lines_name_reports_kept_unchanged(capsys):
     commands.print_progress(record, 3, 12)
     commands.print_progress(record, 4, 12, unchanged=True)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_structure        12.3 s"
-    assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_structure      unchanged"
+    assert lines[0] == "[ 3/12] pass  subj01 V4  assembly_structure     12.3 s"
+    assert lines[1] == "[ 4/12] pass  subj01 V4  assembly_structure   unchanged"
 
 
 def test_missing_root_is_one_line_and_exit_2(tmp_path, capsys):
