@@ -14,6 +14,27 @@ from dataclasses import dataclass
 from nsdval.errors import ParameterError
 
 REGIONS = ("V1", "V2", "V4", "IT")
+HEMISPHERES = ("lh", "rh")
+
+
+@dataclass(frozen=True)
+class SurfaceSizes:
+    """Sizes of the fsaverage (surface) family of a synthetic dataset.
+
+    The label files are the same for every subject, as NSD's fsaverage labels are, so the
+    region sizes are exact vertex counts per hemisphere.
+
+    Parameters
+    ----------
+    n_vertices : int
+        Vertices per hemisphere (163842 on fsaverage; both hemispheres have as many).
+    sizes : dict
+        ``{"lh": {...}, "rh": {...}}``: vertex counts of V1, V2, V3 (Kastner2015 labels
+        1-2, 3-4, 5-6), V4 (label 7) and IT (streams label 5), and ``nsdgeneral``.
+    """
+
+    n_vertices: int
+    sizes: dict
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,8 @@ class Preset:
         Written session by session without holding a subject in memory, without
         assemblies: the ``full`` benchmark dataset. ``sessions`` is then the default
         session count and the fewest sessions the design covers.
+    surface : SurfaceSizes or None
+        Sizes of the fsaverage family (``space="surface"``).
     """
 
     name: str
@@ -66,6 +89,7 @@ class Preset:
     feature_noise: float
     region_sizes: dict | None = None
     streamed: bool = False
+    surface: SurfaceSizes | None = None
 
     @property
     def n_subjects(self):
@@ -95,6 +119,13 @@ _TINY = Preset(
     n_latent=8,
     n_features=100,
     feature_noise=5.5,
+    surface=SurfaceSizes(
+        n_vertices=642,  # fsaverage3
+        sizes={
+            "lh": {"V1": 30, "V2": 26, "V3": 24, "V4": 10, "IT": 58, "nsdgeneral": 190},
+            "rh": {"V1": 27, "V2": 29, "V3": 22, "V4": 12, "IT": 52, "nsdgeneral": 181},
+        },
+    ),
 )
 
 _DEMO = Preset(
@@ -118,6 +149,13 @@ _DEMO = Preset(
     n_latent=8,
     n_features=200,
     feature_noise=6.5,
+    surface=SurfaceSizes(
+        n_vertices=2562,  # fsaverage4
+        sizes={
+            "lh": {"V1": 64, "V2": 50, "V3": 46, "V4": 14, "IT": 240, "nsdgeneral": 560},
+            "rh": {"V1": 60, "V2": 56, "V3": 44, "V4": 18, "IT": 250, "nsdgeneral": 590},
+        },
+    ),
 )
 
 _FULL = Preset(
@@ -134,6 +172,13 @@ _FULL = Preset(
     feature_noise=6.5,
     region_sizes={"V1": 1350, "V2": 1433, "V4": 687, "IT": 7604},  # subj01
     streamed=True,
+    surface=SurfaceSizes(
+        n_vertices=163842,  # fsaverage
+        sizes={  # NSD_FORMATS: V1 2153 + 2123, V2 1643 + 1748, V4 410 + 504, IT 19065
+            "lh": {"V1": 2153, "V2": 1643, "V3": 1510, "V4": 410, "IT": 9412, "nsdgeneral": 18862},
+            "rh": {"V1": 2123, "V2": 1748, "V3": 1562, "V4": 504, "IT": 9653, "nsdgeneral": 19122},
+        },
+    ),
 )
 
 _PRESETS = {preset.name: preset for preset in (_TINY, _DEMO, _FULL)}
