@@ -5,7 +5,9 @@ chain and benchmark, so that a bug in the validator cannot hide behind the same 
 """
 
 from nsdval.synth.faults import FAULTS
-from nsdval.synth.generator import synthesize
+from nsdval.synth.generator import SPACES, synthesize
+from nsdval.synth.layout import LAYOUTS
 from nsdval.synth.presets import PRESETS
+from nsdval.synth.surface_faults import SURFACE_FAULTS
 
-__all__ = ["FAULTS", "PRESETS", "synthesize"]
+__all__ = ["FAULTS", "LAYOUTS", "PRESETS", "SPACES", "SURFACE_FAULTS", "synthesize"]

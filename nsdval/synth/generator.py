@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from nsdval.errors import OutputError, ParameterError
-from nsdval.synth import faults, full, packager
+from nsdval.synth import faults, full, packager, surface_full, surface_tree
+from nsdval.synth import layout as layout_module
 from nsdval.synth.betas import region_labels, simulate_betas, write_sessions, zero_sessions
 from nsdval.synth.design import make_design, write_expdesign
 from nsdval.synth.preprocess import (
@@ -28,14 +29,26 @@ from nsdval.synth.preprocess import (
 from nsdval.synth.presets import REGIONS, get_preset
 from nsdval.synth.scoring import score_region
 from nsdval.synth.signal import make_image_space, model_features
+from nsdval.synth.surface_faults import SURFACE_FAULTS
 from nsdval.synth.volumes import make_anatomy, write_nifti, write_rois
+
+SPACES = ("volume", "surface")
 
 ZERO_VOXEL_SESSION = 2
 N_EDGE_ZEROS = 3
 
 
-def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
-    """Write a synthetic NSD tree in the packaging layout, with known ground truth.
+def synthesize(
+    out_dir,
+    *,
+    preset="tiny",
+    seed=0,
+    fault=None,
+    sessions=None,
+    space="volume",
+    layout="packaging",
+):
+    """Write a synthetic NSD tree, with known ground truth.
 
     ``tiny`` and ``demo`` are validation trees: NSD files plus the assemblies, activations
     and reported scores that ``nsdval run`` checks. ``full`` is a benchmark dataset, not a
@@ -43,6 +56,13 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
     session, about 1 GB each, chunked per voxel), its ROI volumes and design, and V4
     activations of the real feature shape; no assemblies or score, so ``nsdval run`` exits
     2 on it. See :mod:`nsdval.synth.full`.
+
+    ``space`` chooses the families: the volume (func1pt8mm HDF5 betas, ROI volumes,
+    ``Allen2022_fmri``), the surface (fsaverage MGH betas and labels,
+    ``Allen2022_fmri_surface``, see :mod:`nsdval.synth.surface_tree`) or both, sharing one
+    design, split and model. The volume output does not depend on whether the surface is
+    written. With ``full``, the surface part is subj01's real-size MGH betas and the
+    fsaverage labels (:mod:`nsdval.synth.surface_full`).
 
     Parameters
     ----------
@@ -53,10 +73,18 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
     seed : int
         Seed of all randomness; the same seed gives the same tree.
     fault : str or None
-        One of :data:`nsdval.synth.FAULTS` to plant a known defect in the packaged outputs
+        One of :data:`nsdval.synth.FAULTS` (volume) or :data:`nsdval.synth.SURFACE_FAULTS`
+        (surface) to plant a known defect in the packaged outputs of a space the tree has
         (not with ``full``, which has none).
     sessions : int or None
         Sessions to write, ``full`` only (default 4); the other presets fix their own.
+    space : str or sequence of str
+        ``"volume"`` (default), ``"surface"``, ``"all"`` or ``"volume,surface"`` (or a
+        sequence of space names).
+    layout : str
+        ``"packaging"`` (default) or ``"official"``: NSD's own files where the NSD
+        distribution keeps them (:mod:`nsdval.synth.layout`); what is validated stays at
+        the root.
 
     Returns
     -------
@@ -64,7 +92,12 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
         ``out_dir``.
     """
     sizes = get_preset(preset)
-    faults.check_fault(fault)
+    spaces = parse_spaces(space)
+    if layout not in layout_module.LAYOUTS:
+        raise ParameterError("layout", f"expected packaging or official, got {layout!r}")
+    if "surface" in spaces and sizes.surface is None:
+        raise ParameterError("space", f"the {preset} preset has no surface sizes")
+    _check_fault(fault, spaces)
     sessions = _session_count(sizes, sessions, fault)
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -73,17 +106,22 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
     staging = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         if sizes.streamed:
-            truth = full.write_full(staging, sizes, sessions, seed)
+            truth = _build_full(staging, sizes, sessions, seed, spaces)
         else:
-            truth = _build(staging, sizes, seed, fault)
-        about = faults.FAULTS.get(fault) if fault else None
+            truth = _build(staging, sizes, seed, fault, spaces)
+        about = {**faults.FAULTS, **SURFACE_FAULTS}.get(fault) if fault else None
         truth = {
             "preset": preset,
             "seed": seed,
             "fault": fault,
             "fault_description": about,
+            # absent keys mean the defaults, so a volume tree's synth.json is unchanged
+            **({"spaces": list(spaces)} if spaces != ("volume",) else {}),
+            **({"layout": layout} if layout != "packaging" else {}),
             **truth,
         }
+        if layout == "official":
+            layout_module.to_official(staging)
         (staging / "synth.json").write_text(json.dumps(truth, indent=2) + "\n")
         if out_dir.exists():
             out_dir.rmdir()
@@ -92,6 +130,41 @@ def synthesize(out_dir, *, preset="tiny", seed=0, fault=None, sessions=None):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def parse_spaces(space):
+    """Return the spaces a ``space`` argument names, in canonical order.
+
+    Examples
+    --------
+    >>> parse_spaces("surface,volume"), parse_spaces("all"), parse_spaces(["surface"])
+    (('volume', 'surface'), ('volume', 'surface'), ('surface',))
+    """
+    names = space.split(",") if isinstance(space, str) else list(space)
+    names = [name.strip() for name in names]
+    if names == ["all"]:
+        names = list(SPACES)
+    unknown = [name for name in names if name not in SPACES]
+    if unknown or not names:
+        raise ParameterError(
+            "space", f"expected volume, surface, all or volume,surface, got {space!r}"
+        )
+    return tuple(name for name in SPACES if name in names)
+
+
+def _check_fault(fault, spaces):
+    """Check that ``fault`` is None or a fault of one of the tree's spaces."""
+    if fault is None:
+        return
+    if fault in SURFACE_FAULTS:
+        owner = "surface"
+    elif fault in faults.FAULTS:
+        owner = "volume"
+    else:
+        names = ", ".join([*faults.FAULTS, *SURFACE_FAULTS])
+        raise ParameterError("fault", f"expected one of {names}, got {fault!r}")
+    if owner not in spaces:
+        raise ParameterError("fault", f"{fault!r} is a {owner} fault; space has no {owner}")
 
 
 def _session_count(sizes, sessions, fault):
@@ -111,25 +184,55 @@ def _session_count(sizes, sessions, fault):
     return int(sessions)
 
 
-def _build(root, sizes, seed, fault):
+def _build_full(root, sizes, sessions, seed, spaces):
+    """Write the ``full`` benchmark files of the chosen spaces; return their summary."""
+    truth = full.write_full(root, sizes, sessions, seed) if "volume" in spaces else {}
+    if "surface" in spaces:
+        write_design = "volume" not in spaces
+        truth["surface"] = surface_full.write_full_surface(
+            root, sizes, sessions, seed, write_design
+        )
+    return truth
+
+
+def _build(root, sizes, seed, fault, spaces=("volume",)):
     """Write every file of the tree under ``root``; return the ground-truth summary."""
-    design_seed, subject_seed, feature_seed, fault_seed = np.random.SeedSequence(seed).spawn(4)
+    seeds = np.random.SeedSequence(seed).spawn(5)
+    design_seed, subject_seed, feature_seed, fault_seed, surface_seed = seeds
     design_rng = np.random.default_rng(design_seed)
     design = make_design(sizes, design_rng)
     write_expdesign(root / "metadata" / "nsd_expdesign.mat", design)
     space = make_image_space(design, sizes.n_latent, design_rng)
-    blocks, truth = [], {"subjects": {}}
-    for index, rng_seed in enumerate(subject_seed.spawn(sizes.n_subjects)):
-        rng = np.random.default_rng(rng_seed)
-        subject_blocks, summary = _subject(root, sizes, design, space, index, rng, fault)
-        blocks += subject_blocks
-        truth["subjects"][f"subj{index + 1:02d}"] = summary
     ids = design.assembly_ids()
     features = model_features(
         space, ids, sizes.n_features, sizes.feature_noise, np.random.default_rng(feature_seed)
     )
-    split = _package(root, blocks, ids, features, fault, np.random.default_rng(fault_seed))
-    return {**truth, **_design_summary(sizes, design), **split}
+    truth = {}
+    if "volume" in spaces:
+        blocks, truth = [], {"subjects": {}}
+        for index, rng_seed in enumerate(subject_seed.spawn(sizes.n_subjects)):
+            rng = np.random.default_rng(rng_seed)
+            subject_blocks, summary = _subject(root, sizes, design, space, index, rng, fault)
+            blocks += subject_blocks
+            truth["subjects"][f"subj{index + 1:02d}"] = summary
+        split = _package(root, blocks, ids, features, fault, np.random.default_rng(fault_seed))
+    else:
+        split = _write_split(root, ids)
+    truth = {**truth, **_design_summary(sizes, design), **split}
+    if "surface" in spaces:
+        truth["surface"] = surface_tree.build_surface(
+            root, sizes, design, space, features, fault, surface_seed
+        )
+    return truth
+
+
+def _write_split(root, nsd_ids):
+    """Write the split CSV of a tree without the volume family; return its sizes."""
+    rows = packager.make_split(nsd_ids.size, faults.split_seed(None))
+    (root / "assemblies").mkdir(parents=True, exist_ok=True)
+    table = packager.split_table(nsd_ids, rows)
+    table.to_csv(root / "assemblies" / "train_test_split_8subj.csv", index=False)
+    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size)}
 
 
 def _subject(root, sizes, design, space, index, rng, fault):
