@@ -139,14 +139,21 @@ def cmd_synth(args, parser):
     from nsdval import synth
 
     if args.list_faults:
-        width = max(len(name) for name in synth.FAULTS)
-        for name, description in synth.FAULTS.items():
+        every = {**synth.FAULTS, **synth.SURFACE_FAULTS}
+        width = max(len(name) for name in every)
+        for name, description in every.items():
             print(f"{name:<{width}}  {description}")
         return EXIT_OK
     if args.dir is None:
         parser.error("synth: DIR is required unless --list-faults is given")
+    chosen = {name: getattr(args, name) for name in ("space", "layout")}
     path = synth.synthesize(
-        args.dir, preset=args.preset, seed=args.seed, fault=args.fault, sessions=args.sessions
+        args.dir,
+        preset=args.preset,
+        seed=args.seed,
+        fault=args.fault,
+        sessions=args.sessions,
+        **{name: value for name, value in chosen.items() if value is not None},
     )
     print(path.resolve())
     return EXIT_OK

@@ -166,7 +166,10 @@ def _add_synth_command(sub):
         "nsdval run; full is a benchmark dataset, not a validation tree: one subject at "
         "subj01's real size (about 1 GB of betas per session, chunked per voxel), its ROI "
         "volumes and design, and V4 activations of the real feature shape (412 x 64896), "
-        "without assemblies or score (nsdval run exits 2 on it).",
+        "without assemblies or score (nsdval run exits 2 on it). --space surface writes the "
+        "fsaverage family instead (MGH betas, fsaverage labels, Allen2022_fmri_surface "
+        "assemblies; with full, subj01's real-size MGH betas and labels only); "
+        "--space all writes both.",
     )
     synth.add_argument("dir", type=Path, nargs="?", help="folder to create")
     synth.add_argument("--preset", default="tiny", help="tiny, demo or full")
@@ -178,6 +181,18 @@ def _add_synth_command(sub):
         help="sessions to write (full preset only; default 4)",
     )
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--space",
+        default=None,
+        metavar="SPACE",
+        help="volume (default), surface, or all (= volume,surface)",
+    )
+    synth.add_argument(
+        "--layout",
+        default=None,
+        choices=("packaging", "official"),
+        help="where NSD's own files go (default: packaging)",
+    )
     synth.add_argument("--fault", default=None, help="plant one known defect (see --list-faults)")
     synth.add_argument("--list-faults", action="store_true", help="list the faults and exit")
 
