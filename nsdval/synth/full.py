@@ -1,6 +1,6 @@
 """The ``full`` preset: one subject at subj01's real size, streamed to disk session by session.
 
-A benchmark dataset for nsdval's readers and ridge, not a validation tree. It holds the NSD
+A timing dataset for nsdval's readers and ridge, not a validation tree. It holds the NSD
 files at their real size and storage (int16 betas of shape (750, 83, 104, 81) per session,
 chunked (750, 1, 1, 1) and uncompressed as NSD ships them; the ROI volumes with subj01's
 region sizes; an ``nsd_expdesign.mat`` covering the sessions) and the V4 activations of the

@@ -51,7 +51,7 @@ def synthesize(
     """Write a synthetic NSD tree, with known ground truth.
 
     ``tiny`` and ``demo`` are validation trees: NSD files plus the assemblies, activations
-    and reported scores that ``nsdval run`` checks. ``full`` is a benchmark dataset, not a
+    and reported scores that ``nsdval run`` checks. ``full`` is a timing dataset, not a
     validation tree: one subject at subj01's real size (betas of (750, 83, 104, 81) per
     session, about 1 GB each, chunked per voxel), its ROI volumes and design, and V4
     activations of the real feature shape; no assemblies or score, so ``nsdval run`` exits

@@ -3,7 +3,7 @@
 A preset fixes every size of the miniature NSD tree: subjects, volumes, sessions, trials,
 images and region sizes. ``tiny`` and ``demo`` differ from each other and from the real
 dataset in every size, so that nothing the validator reads can be a hard-coded NSD constant.
-``full`` is the exception: one subject at subj01's real size, a benchmark dataset for the
+``full`` is the exception: one subject at subj01's real size, a timing dataset for the
 readers and the ridge (see :mod:`nsdval.synth.full`), not a validation tree.
 """
 
@@ -70,7 +70,7 @@ class Preset:
         Exact voxel counts of V1, V2, V4 and IT, for the streamed ``full`` preset.
     streamed : bool
         Written session by session without holding a subject in memory, without
-        assemblies: the ``full`` benchmark dataset. ``sessions`` is then the default
+        assemblies: the ``full`` timing dataset. ``sessions`` is then the default
         session count and the fewest sessions the design covers.
     surface : SurfaceSizes or None
         Sizes of the fsaverage family (``space="surface"``).

@@ -1,6 +1,6 @@
 """The ``full`` preset's surface family: subj01 on real fsaverage, streamed session by session.
 
-A benchmark dataset for the surface readers, not a validation tree: the fsaverage label
+A timing dataset for the surface readers, not a validation tree: the fsaverage label
 files at their real size (163 842 vertices per hemisphere, NSD's V1, V2, V4 and IT vertex
 counts) and one subject's ``{lh,rh}.betas_sessionNN.mgh`` files of shape
 (163842, 1, 1, 750), float32 big-endian, about 491 MB each, with NaN vertices as in

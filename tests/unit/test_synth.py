@@ -678,7 +678,7 @@ def test_demo_preset(tmp_path):
         assert 0.2 <= report["raw"] <= 0.6
 
 
-# ---------------------------------------------------------------- full (benchmark dataset)
+# ---------------------------------------------------------------- full (timing dataset)
 
 SMALL_FULL = {
     "shapes": ((20, 26, 21),),
