@@ -10,25 +10,39 @@ The chain that produced the Brain-Score NSD assemblies::
 
 Test values keep one row per repetition, standardized with the same global statistics.
 Everything is computed in float64; no function does I/O or modifies its inputs.
+
+Where the raw betas may be NaN (NSD's surface files), the packaging averages repetitions
+with ``nanmean``, standardizes with ``nanmean``/``nanstd`` and then writes NaN as 0, each
+test repetition on its own (``skipna=True``); the session z-score stays NaN-blind there
+too, so a NaN trial makes its vertex NaN for the whole session. Without NaN both forms give
+the same numbers.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
-def zscore_stats(x, axis=0, ddof=0):
+def zscore_stats(x, axis=0, ddof=0, *, skipna=False):
     """Mean and standard deviation along ``axis``, with a zero std replaced by 1.
+
+    With ``skipna`` NaN values are left out (a column of NaN only stays NaN).
 
     Examples
     --------
     >>> mean, std = zscore_stats(np.array([[1.0, 5.0], [3.0, 5.0]]))
     >>> mean.tolist(), std.tolist()
     ([2.0, 5.0], [1.0, 1.0])
+    >>> [v.tolist() for v in zscore_stats(np.array([[1.0], [np.nan], [3.0]]), skipna=True)]
+    [[2.0], [1.0]]
     """
     x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=axis)
-    std = x.std(axis=axis, ddof=ddof)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        mean = np.nanmean(x, axis=axis) if skipna else x.mean(axis=axis)
+        std = np.nanstd(x, axis=axis, ddof=ddof) if skipna else x.std(axis=axis, ddof=ddof)
     std[std == 0] = 1.0
     return mean, std
 
@@ -60,21 +74,33 @@ def session_zscore(betas):
     return standardize(betas, mean, std)
 
 
-def mean_over_repetitions(reps):
-    """Average the repetitions of each image.
+def mean_over_repetitions(reps, *, skipna=False):
+    """Average the repetitions of each image (``nanmean`` with ``skipna``).
 
     Parameters
     ----------
     reps : (n_repetitions, n_images, n_voxels) array
+    skipna : bool
+        Leave NaN repetitions out; an image with none left stays NaN.
 
     Returns
     -------
     (n_images, n_voxels) float64 array
+
+    Examples
+    --------
+    >>> mean_over_repetitions(np.array([[[1.0]], [[np.nan]], [[3.0]]]), skipna=True).tolist()
+    [[2.0]]
     """
-    return np.asarray(reps, dtype=np.float64).mean(axis=0)
+    reps = np.asarray(reps, dtype=np.float64)
+    if not skipna:
+        return reps.mean(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(reps, axis=0)
 
 
-def global_zscore(averaged, reps):
+def global_zscore(averaged, reps, *, skipna=False):
     """Standardize averaged images and single repetitions with the averaged images' stats.
 
     Parameters
@@ -83,14 +109,20 @@ def global_zscore(averaged, reps):
         Repetition-averaged, session-z-scored values of all images.
     reps : (n_repetitions, n_images, n_voxels) array
         The single repetitions of the same images.
+    skipna : bool
+        The surface packaging's rule: statistics with ``nanmean``/``nanstd``, then every
+        NaN written as 0 (in each repetition on its own).
 
     Returns
     -------
     averaged_z : (n_images, n_voxels) float64 array
     reps_z : (n_repetitions, n_images, n_voxels) float64 array
     """
-    mean, std = zscore_stats(averaged, axis=0)
-    return standardize(averaged, mean, std), standardize(reps, mean, std)
+    mean, std = zscore_stats(averaged, axis=0, skipna=skipna)
+    averaged_z, reps_z = standardize(averaged, mean, std), standardize(reps, mean, std)
+    if skipna:
+        return np.nan_to_num(averaged_z, nan=0.0), np.nan_to_num(reps_z, nan=0.0)
+    return averaged_z, reps_z
 
 
 def split_indices(n_images, seed=42, train_fraction=0.8):

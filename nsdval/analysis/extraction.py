@@ -203,10 +203,13 @@ def _read_units(space, subject, table, trials, units, log, progress):
     z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
     ncsnr = np.empty(len(units))
     plan = streaming.slot_plan(table)
+    accumulator = (
+        streaming.FiniteNoiseAccumulator if space.betas_hold_nan else streaming.NoiseAccumulator
+    )
     chunked = space.reads_units_separately(subject)
     blocks = voxel_blocks(len(units), plan[2], n_trials, chunked)
     for step, block in enumerate(blocks):
-        noise = streaming.NoiseAccumulator(table, block.stop - block.start, plan)
+        noise = accumulator(table, block.stop - block.start, plan)
         stream = _stream_sessions(space, subject, sessions, units[block], log)
         for index, (first, betas) in enumerate(stream, 1):
             if progress is not None:

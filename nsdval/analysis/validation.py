@@ -191,9 +191,10 @@ def run_bypass(sr, cache_dir=""):
     ext = cache.region_extraction(
         sr.space, sr.design, sr.subject, sr.region, sr.reference_ids, cache_dir or None
     )
-    averaged = chain.mean_over_repetitions(ext.session_z)
-    global_z, reps_z = chain.global_zscore(averaged, ext.session_z)
-    nc = formula.noise_ceiling_percent(ext.ncsnr)
+    skipna = sr.space.betas_hold_nan
+    averaged = chain.mean_over_repetitions(ext.session_z, skipna=skipna)
+    global_z, reps_z = chain.global_zscore(averaged, ext.session_z, skipna=skipna)
+    nc = formula.noise_ceiling_percent(ext.ncsnr, nan_to_zero=not skipna)
     return Bypass(ext, averaged, global_z, reps_z, nc)
 
 

@@ -38,6 +38,10 @@ class DataSpace(abc.ABC):
         order of the columns of :meth:`region_units`.
     stored_dtype : numpy.dtype
         The dtype betas are stored in (:meth:`read_stored`).
+    betas_hold_nan : bool
+        The stored betas may be NaN (NSD's surface files). The packaging's rules for such a
+        space follow: ncsnr over each unit's complete images, repetitions averaged and
+        standardized NaN-aware, NaN written as 0, ``nc_testset`` NaN kept.
     sessions_described : str
         How a subject's session files are named, for messages.
     layout : NsdLayout
@@ -48,6 +52,7 @@ class DataSpace(abc.ABC):
     unit: str
     unit_coords: tuple
     stored_dtype: np.dtype
+    betas_hold_nan: bool
     sessions_described: str
 
     def __init__(self, layout):

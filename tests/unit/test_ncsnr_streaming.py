@@ -26,6 +26,31 @@ def test_streamed_noise_variance_equals_the_direct_computation(table, rng):
     assert acc.n_images == ids.size
 
 
+def test_the_finite_accumulator_leaves_out_images_with_a_nan_trial(table, rng):
+    z = rng.normal(size=(len(table), 4))
+    ids = expdesign.images_with_repetitions(table)
+    trials = expdesign.repetition_trials(table, ids)  # (images, 3)
+    z[trials[0, 1], 0] = np.nan  # voxel 0: image 0 loses one presentation
+    z[trials[:, 2], 1] = np.nan  # voxel 1: every image incomplete
+    z[:40, 2] = np.nan  # voxel 2: NaN for a whole session
+    acc = noise.FiniteNoiseAccumulator(table, 4)
+    for first in range(0, len(table), 40):
+        acc.add(first, z[first : first + 40])
+    got = acc.noise_variance()
+    reps = z[trials]  # (images, 3, voxels)
+    for voxel in range(4):
+        complete = np.isfinite(reps[:, :, voxel]).all(axis=1)
+        expected = (
+            reps[complete, :, voxel].var(axis=1, ddof=1).mean() if complete.any() else np.nan
+        )
+        np.testing.assert_allclose(got[voxel], expected, err_msg=f"voxel {voxel}")
+    assert np.isnan(got[1]) and np.isfinite(got[[0, 2, 3]]).all()
+    clean = noise.NoiseAccumulator(table, 4)
+    for first in range(0, len(table), 40):
+        clean.add(first, np.nan_to_num(z[first : first + 40]))
+    np.testing.assert_allclose(got[3], clean.noise_variance()[3])  # no NaN: the same number
+
+
 def test_slots_are_reused_so_the_pool_stays_below_the_image_count(table):
     slots, closes, n_slots = noise.slot_plan(table)
     counted = slots >= 0

@@ -75,10 +75,13 @@ def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
     assembly_nc = np.asarray(assembly_nc, dtype=np.float64)
     path = space.ncsnr_path(subject)
     volume_ncsnr = space.read_ncsnr(subject, coords)
+    zeroed = not space.betas_hold_nan  # the surface packaging keeps NaN in nc_testset
     return NoiseCeiling(
-        recomputed=noise_ceiling_percent(ncsnr),
+        recomputed=noise_ceiling_percent(ncsnr, nan_to_zero=zeroed),
         assembly=assembly_nc if assembly_nc.shape == ncsnr.shape else np.zeros(0),
-        volume=None if volume_ncsnr is None else noise_ceiling_percent(volume_ncsnr),
+        volume=None
+        if volume_ncsnr is None
+        else noise_ceiling_percent(volume_ncsnr, nan_to_zero=zeroed),
         ncsnr=ncsnr,
         volume_ncsnr=volume_ncsnr,
         volume_path=str(path),

@@ -48,14 +48,19 @@ def ncsnr_from_noise_variance(noise_var):
         return np.sqrt(np.maximum(1.0 - v**2, 0.0)) / v
 
 
-def noise_ceiling_percent(ncsnr, n_trials=N_TEST_TRIALS):
-    """Noise ceiling (percent) of an average of ``n_trials`` trials; NaN maps to 0.
+def noise_ceiling_percent(ncsnr, n_trials=N_TEST_TRIALS, *, nan_to_zero=True):
+    """Noise ceiling (percent) of an average of ``n_trials`` trials.
+
+    NaN maps to 0 as the volume packaging does; the surface packaging keeps it
+    (``nan_to_zero=False``).
 
     Examples
     --------
     >>> noise_ceiling_percent(np.array([1.0, np.nan])).round(4).tolist()
     [75.0, 0.0]
+    >>> noise_ceiling_percent(np.array([np.nan]), nan_to_zero=False).tolist()
+    [nan]
     """
     snr2 = np.asarray(ncsnr, dtype=np.float64) ** 2
     nc = 100.0 * snr2 / (snr2 + 1.0 / n_trials)
-    return np.nan_to_num(nc, nan=0.0)
+    return np.nan_to_num(nc, nan=0.0) if nan_to_zero else nc

@@ -128,3 +128,45 @@ class NoiseAccumulator:
         n = expdesign.N_REPETITIONS
         within = self.sum_squares - self.sum_of_squared_sums / n
         return within / (n - 1) / max(self.n_images, 1)
+
+
+class FiniteNoiseAccumulator(NoiseAccumulator):
+    """:class:`NoiseAccumulator` leaving out, voxel by voxel, every image with a NaN trial.
+
+    NSD's surface betas hold NaN; an image counts for a vertex only when its three
+    presentations are finite there (a vertex NaN in one session keeps a finite ncsnr from
+    its other images; one with no complete image gets NaN). Each open image keeps its own
+    sum of squares and count of non-finite presentations beside the running sum.
+    """
+
+    def __init__(self, table, n_voxels, plan=None):
+        super().__init__(table, n_voxels, plan)
+        self.slot_squares = np.zeros_like(self.sums)
+        self.slot_missing = np.zeros_like(self.sums)
+        self.within = np.zeros(n_voxels)
+        self.counts = np.zeros(n_voxels)
+
+    def add(self, first_trial, z):
+        """Add one session's z-scored betas, ``(n_trials, n_voxels)`` from ``first_trial``."""
+        trials = np.arange(first_trial, first_trial + z.shape[0])
+        slots = self.slots[trials]
+        keep = slots >= 0
+        kept = np.asarray(z if keep.all() else z[keep], dtype=np.float64)
+        finite = np.isfinite(kept)
+        clean = np.where(finite, kept, 0.0)
+        add_rows(self.sums, slots[keep], clean)
+        add_rows(self.slot_squares, slots[keep], clean * clean)
+        add_rows(self.slot_missing, slots[keep], (~finite).astype(np.float64))
+        closing = slots[self.closes[trials]]
+        complete = self.slot_missing[closing] == 0
+        sums = self.sums[closing]
+        spread = self.slot_squares[closing] - sums * sums / expdesign.N_REPETITIONS
+        self.within += np.where(complete, spread, 0.0).sum(axis=0)
+        self.counts += complete.sum(axis=0)
+        for running in (self.sums, self.slot_squares, self.slot_missing):
+            running[closing] = 0.0
+
+    def noise_variance(self):
+        """Mean over each voxel's complete images of their unbiased variance (NaN if none)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.within / (expdesign.N_REPETITIONS - 1) / self.counts

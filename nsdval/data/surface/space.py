@@ -32,6 +32,7 @@ class SurfaceSpace(DataSpace):
     unit = "vertex"
     unit_coords = ("hemisphere", "vertex_index")
     stored_dtype = np.dtype(np.float32)
+    betas_hold_nan = True
     sessions_described = "{lh,rh}.betas_sessionNN.mgh files"
 
     def __init__(self, layout):

@@ -29,6 +29,7 @@ class VolumeSpace(DataSpace):
     unit = "voxel"
     unit_coords = ("voxel_x", "voxel_y", "voxel_z")
     stored_dtype = np.dtype(np.int16)
+    betas_hold_nan = False
     sessions_described = "betas_sessionNN.hdf5 files"
 
     def __init__(self, layout):
