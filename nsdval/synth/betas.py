@@ -38,13 +38,13 @@ def region_labels(anatomy, regions):
     return labels[anatomy.brain]
 
 
-def simulate_betas(labels, trial_latents, sessions, trials, rng):
-    """Simulate int16 betas of one subject's brain voxels.
+def simulate_psc(labels, trial_latents, sessions, trials, rng):
+    """Simulate float64 percent-signal-change betas of one subject's units (voxels, vertices).
 
     Parameters
     ----------
-    labels : (n_brain,) object array
-        Region of each brain voxel, see :func:`region_labels`.
+    labels : (n_units,) object array
+        Region of each unit (``None`` outside the regions).
     trial_latents : (n_sessions * trials, n_latent) float array
         Latent vector of the image shown on each trial.
     sessions, trials : int
@@ -54,16 +54,27 @@ def simulate_betas(labels, trial_latents, sessions, trials, rng):
 
     Returns
     -------
+    (n_sessions * trials, n_units) float64 array
+        Baseline, session offset and gain, and tuned signal plus noise.
+    """
+    n_units = labels.size
+    snr = voxel_snr(labels, rng)
+    response = trial_latents @ voxel_tuning(trial_latents.shape[1], n_units, rng)
+    noise = rng.standard_normal(response.shape)
+    baseline = rng.normal(1.0, 0.8, n_units)
+    offset = np.repeat(rng.normal(0.0, 0.6, (sessions, n_units)), trials, axis=0)
+    gain = np.repeat(rng.uniform(0.6, 1.4, (sessions, n_units)), trials, axis=0)
+    return baseline + offset + gain * NOISE_PSC * (snr * response + noise)
+
+
+def simulate_betas(labels, trial_latents, sessions, trials, rng):
+    """Simulate int16 betas of one subject's brain voxels (:func:`simulate_psc` x 300).
+
+    Returns
+    -------
     (n_sessions * trials, n_brain) int16 array
     """
-    n_brain = labels.size
-    snr = voxel_snr(labels, rng)
-    response = trial_latents @ voxel_tuning(trial_latents.shape[1], n_brain, rng)
-    noise = rng.standard_normal(response.shape)
-    baseline = rng.normal(1.0, 0.8, n_brain)
-    offset = np.repeat(rng.normal(0.0, 0.6, (sessions, n_brain)), trials, axis=0)
-    gain = np.repeat(rng.uniform(0.6, 1.4, (sessions, n_brain)), trials, axis=0)
-    psc = baseline + offset + gain * NOISE_PSC * (snr * response + noise)
+    psc = simulate_psc(labels, trial_latents, sessions, trials, rng)
     return np.round(psc * PSC_SCALE).astype(np.int16)
 
 

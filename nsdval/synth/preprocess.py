@@ -8,6 +8,7 @@ ncsnr.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,8 +93,8 @@ def session_zscore(values, trials):
     return ((sessions - mean) / std).reshape(values.shape)
 
 
-def ncsnr(zscored, trial_ids):
-    """Return NSD's noise-ceiling SNR of each voxel.
+def ncsnr(zscored, trial_ids, *, skip_nonfinite=False):
+    """Return NSD's noise-ceiling SNR of each voxel (or vertex).
 
     Parameters
     ----------
@@ -101,16 +102,23 @@ def ncsnr(zscored, trial_ids):
         Session z-scored betas of all of one subject's trials.
     trial_ids : (n_trials,) int array
         Image shown on each trial; images shown exactly 3 times are used.
+    skip_nonfinite : bool
+        Leave out, per voxel, the images with a non-finite trial (surface betas hold NaN).
 
     Returns
     -------
     (n_voxels,) float64 array
-        ``sqrt(max(1 - v**2, 0)) / v`` with v the pooled noise std.
+        ``sqrt(max(1 - v**2, 0)) / v`` with v the pooled noise std; NaN where no image has
+        three finite trials.
     """
     ids, counts = np.unique(trial_ids, return_counts=True)
     triples = np.stack([np.flatnonzero(trial_ids == image) for image in ids[counts == 3]])
-    noise = np.sqrt(zscored[triples].var(axis=1, ddof=1).mean(axis=0))
-    return np.sqrt(np.maximum(1.0 - noise**2, 0.0)) / noise
+    variances = zscored[triples].var(axis=1, ddof=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pooled = np.nanmean(variances, axis=0) if skip_nonfinite else variances.mean(axis=0)
+        noise = np.sqrt(pooled)
+        return np.sqrt(np.maximum(1.0 - noise**2, 0.0)) / noise
 
 
 def voxel_columns(brain, mask):

@@ -28,11 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsdval.synth import surface_faults
-from nsdval.synth.betas import NOISE_PSC
+from nsdval.synth.betas import simulate_psc
 from nsdval.synth.fsaverage import region_vertices, stream_mgh, write_mgh
-from nsdval.synth.preprocess import session_zscore
+from nsdval.synth.preprocess import ncsnr, session_zscore
 from nsdval.synth.presets import HEMISPHERES, REGIONS
-from nsdval.synth.signal import voxel_snr, voxel_tuning
 
 ZERO_VERTEX_SESSION = 2
 # (kind, hemisphere, region or None = outside every region): the NaNs planted per subject
@@ -102,14 +101,8 @@ def simulate_hemisphere(regions, trial_latents, sessions, trials, rng):
     -------
     (n_sessions * trials, n_vertices) float32 array
     """
-    n_vertices = regions.size
-    snr = voxel_snr(regions, rng)
-    response = trial_latents @ voxel_tuning(trial_latents.shape[1], n_vertices, rng)
-    noise = rng.standard_normal(response.shape)
-    baseline = rng.normal(1.0, 0.8, n_vertices)
-    offset = np.repeat(rng.normal(0.0, 0.6, (sessions, n_vertices)), trials, axis=0)
-    gain = np.repeat(rng.uniform(0.6, 1.4, (sessions, n_vertices)), trials, axis=0)
-    return (baseline + offset + gain * NOISE_PSC * (snr * response + noise)).astype(np.float32)
+    psc = simulate_psc(regions, trial_latents, sessions, trials, rng)
+    return psc.astype(np.float32)
 
 
 def plant_nans(betas, labels, trial_ids, test_ids, trials, rng, first):
@@ -208,30 +201,6 @@ def nan_aware_zscore(values, trials):
     return ((sessions - mean) / std).reshape(values.shape)
 
 
-def ncsnr(zscored, trial_ids):
-    """Return NSD's ncsnr of each vertex, skipping images with a non-finite trial.
-
-    Parameters
-    ----------
-    zscored : (n_trials, n_vertices) float array
-        Session z-scored betas of all of one subject's trials.
-    trial_ids : (n_trials,) int array
-        Image shown on each trial; images shown exactly 3 times are used.
-
-    Returns
-    -------
-    (n_vertices,) float64 array
-        ``sqrt(max(1 - v**2, 0)) / v`` with v the pooled noise std; NaN where no image has
-        three finite trials.
-    """
-    ids, counts = np.unique(trial_ids, return_counts=True)
-    triples = np.stack([np.flatnonzero(trial_ids == image) for image in ids[counts == 3]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        noise = np.sqrt(np.nanmean(zscored[triples].var(axis=1, ddof=1), axis=0))
-        return np.sqrt(np.maximum(1.0 - noise**2, 0.0)) / noise
-
-
 def shared_trials(trial_ids, shared_ids):
     """Return the chronological trials of each shared image, -1 where not shown.
 
@@ -307,7 +276,7 @@ def build_subject(root, design, space, labels, index, rng, fault, test_ids):
     for hemi in HEMISPHERES:
         write_sessions(folder, hemi, betas[hemi], trials)
         zscored = session_zscore(betas[hemi], trials)
-        snr[hemi] = ncsnr(zscored, trial_ids).astype(np.float32)
+        snr[hemi] = ncsnr(zscored, trial_ids, skip_nonfinite=True).astype(np.float32)
         write_mgh(folder / f"{hemi}.ncsnr.mgh", snr[hemi][:, None, None])
         nan_aware = fault == "surface-stage1-nan-aware"
         stage1[hemi] = nan_aware_zscore(betas[hemi], trials) if nan_aware else zscored
