@@ -1,39 +1,38 @@
 """Brain-Score's ``-rdm`` benchmark scoring in plain numpy: RDMs, Spearman, the RSA ceiling.
 
-What ``Allen2022_fmri[_4subj|_surface|_surface_4subj].REGION-rdm`` computes, reproduced
-independently of Brain-Score (its ``RSABenchmark``, ``RDM``, ``RDMSimilarity`` and
-``RSACeiling``):
+What ``Allen2022_fmri[_4subj|_surface|_surface_4subj].REGION-rdm`` computes, independently of
+Brain-Score's ``RSABenchmark``, ``RDM``, ``RDMSimilarity`` and ``RSACeiling``:
 
-- the RDM of an (images x units) matrix is 1 - the Pearson correlation between its rows,
-  in float64 (as ``np.corrcoef``, clipped to [-1, 1]);
-- two RDMs are compared by the Spearman correlation (average ranks for ties) of their upper
-  triangles (``k = 1``, row-major);
-- raw = the mean over subjects of Spearman(model RDM, subject RDM); the ceiling = the mean
-  over subjects of Spearman(subject RDM, mean RDM of all subjects, itself included); the
-  leave-one-out lower bound = the same against the mean RDM of the other subjects;
-  score = raw / ceiling, neither squared nor clipped.
+- RDM of an (images x units) matrix: 1 - Pearson correlation between rows, float64 (as
+  ``np.corrcoef``, clipped to [-1, 1]); RDMs compared by the Spearman correlation (average
+  ranks for ties) of their upper triangles (``k = 1``, row-major);
+- raw = mean over subjects of Spearman(model RDM, subject RDM); ceiling = mean over subjects
+  of Spearman(subject RDM, mean RDM of all subjects, itself included); leave-one-out lower
+  bound = the same against the mean RDM of the other subjects; score = raw / ceiling,
+  neither squared nor clipped.
 
 Images must be in the same order in every array: Brain-Score sorts the model's and each
-subject's RDM by ``stimulus_id`` before comparing them (:func:`sort_by_stimulus` does that
-here). The ceiling needs no sorting, since a Spearman correlation of upper triangles does
-not change when all RDMs permute their images alike.
+subject's RDM by ``stimulus_id`` before comparing them (:func:`sort_by_stimulus` here). The
+ceiling needs no sorting: a Spearman correlation of upper triangles does not change when
+all RDMs permute their images alike.
 
-NaN, as Brain-Score: an image whose values are constant over the units (e.g. all zero) has
-no correlation, so its RDM row is NaN; ``scipy.stats.spearmanr`` then returns NaN, and the
-NaN propagates through ``np.mean`` to raw, ceiling, bound and score. A unit constant over
-images needs nothing special: it is one more coordinate of every image. A constant upper
-triangle (all pairs tied) has no Spearman correlation either: NaN. One subject alone has a
-ceiling of 1 and no leave-one-out bound (NaN; Brain-Score's mean over no subject).
+NaN, as Brain-Score: an image constant over the units (e.g. all zero) has no correlation, so
+its RDM row is NaN, ``scipy.stats.spearmanr`` returns NaN, and ``np.mean`` carries it to raw,
+ceiling, bound and score. A unit constant over images is one more coordinate of every image
+(no NaN). An upper triangle with all pairs tied has no Spearman correlation: NaN. One subject
+alone has a ceiling of 1 and no leave-one-out bound (NaN: the mean over no other subject).
 
-Efficiency: each RDM is computed once from one matrix product of row-centred float64
-values, each upper triangle is ranked once, and every Spearman is a dot product of
-centred, unit-norm ranks (the Pearson correlation of the ranks). No array larger than
-(n_images x n_units) or (n_subjects x n_pairs) is built. Arrays in, floats out.
+Efficiency: each RDM comes from one product of row-centred float64 values, each upper
+triangle is ranked once, and every Spearman is a dot product of centred unit-norm ranks.
+The largest arrays are a float64 copy of one matrix, its (n_images, n_images) correlations
+and the (n_subjects + 1, n_pairs) triangles and ranks. Arrays in, floats out.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +40,7 @@ import numpy as np
 from nsdval.errors import ParameterError
 
 MIN_IMAGES = 3
-"""Fewest images with at least two image pairs, the fewest a Spearman correlation needs."""
+"""Fewest images whose RDM has more than one pair (a Spearman correlation needs two)."""
 
 
 def _as_matrix(name, values, *, min_rows=1):
@@ -153,9 +152,7 @@ def average_ranks(vector):
     vector = np.asarray(vector, dtype=np.float64)
     order = np.argsort(vector)
     ordered = vector[order]
-    starts_run = np.empty(vector.size, dtype=bool)
-    starts_run[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    starts_run = np.concatenate([[True], ordered[1:] != ordered[:-1]])
     ranks = np.empty(vector.size)
     if starts_run.all():
         ranks[order] = np.arange(1.0, vector.size + 1.0)
@@ -191,19 +188,16 @@ def spearman_ranks(vector):
     ranks = average_ranks(vector)
     ranks -= (vector.size + 1) / 2.0  # the mean of average ranks, exactly
     norm = np.sqrt(np.einsum("i,i->", ranks, ranks))
-    if norm == 0:
-        return np.full(vector.size, np.nan)
-    ranks /= norm
-    return ranks
+    return ranks / norm if norm > 0 else np.full(vector.size, np.nan)
 
 
 def correlation_of_ranks(ranks_a, ranks_b):
-    """Dot product of :func:`spearman_ranks` outputs, clipped to [-1, 1] (NaN stays NaN).
+    """Dot products of :func:`spearman_ranks` outputs (rows broadcast), clipped to [-1, 1].
 
-    ``ranks_a`` may hold one vector per row. ``einsum``, not BLAS: a threaded BLAS call
-    this small costs more in thread hand-offs than it computes.
+    ``einsum``, not BLAS: a threaded BLAS call this small costs more in thread hand-offs
+    than it computes. NaN stays NaN.
     """
-    return np.clip(np.einsum("...i,i->...", ranks_a, ranks_b), -1.0, 1.0)
+    return np.clip(np.einsum("...i,...i->...", ranks_a, ranks_b), -1.0, 1.0)
 
 
 def spearman(a, b):
@@ -309,25 +303,39 @@ def _as_subjects(subject_values, n_images=None):
     return subjects
 
 
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+RANK_THREADS = min(4, _CORES or 1)
+"""Threads ranking vectors side by side (numpy's sort releases the GIL)."""
+
+
+def _ranks_of(vectors):
+    """:func:`spearman_ranks` of each vector, one row per vector, on ``RANK_THREADS``."""
+    if len(vectors) == 1 or RANK_THREADS == 1:
+        return np.stack([spearman_ranks(vector) for vector in vectors])
+    with ThreadPoolExecutor(max_workers=RANK_THREADS) as pool:
+        return np.stack(list(pool.map(spearman_ranks, vectors)))
+
+
 def _triangles_and_ranks(matrices):
     """Each matrix's RDM upper triangle and its Spearman ranks, one row per matrix.
 
     Every matrix product first, then every ranking: the BLAS threads go idle once.
     """
     triangles = np.stack([rdm_upper_triangle(values) for values in matrices])
-    return triangles, np.stack([spearman_ranks(triangle) for triangle in triangles])
+    return triangles, _ranks_of(triangles)
 
 
 def _ceiling_bounds(triangles, ranks):
     """(ceiling, leave-one-out bound) from the subjects' triangles and their ranks."""
-    ceiling = np.mean(correlation_of_ranks(ranks, spearman_ranks(triangles.mean(axis=0))))
-    if len(triangles) == 1:
-        return float(ceiling), float("nan")
-    loo = [
-        correlation_of_ranks(ranks[i], spearman_ranks(np.delete(triangles, i, 0).mean(axis=0)))
-        for i in range(len(triangles))
-    ]
-    return float(ceiling), float(np.mean(loo))
+    n_subjects = len(triangles)
+    means = [triangles.mean(axis=0)]  # of all subjects, then without each one
+    if n_subjects > 1:
+        means += [np.delete(triangles, i, axis=0).mean(axis=0) for i in range(n_subjects)]
+    mean_ranks = _ranks_of(means)
+    ceiling = float(np.mean(correlation_of_ranks(ranks, mean_ranks[0])))
+    if n_subjects == 1:
+        return ceiling, float("nan")
+    return ceiling, float(np.mean(correlation_of_ranks(ranks, mean_ranks[1:])))
 
 
 def rsa_ceiling(subject_values):

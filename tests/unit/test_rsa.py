@@ -308,3 +308,16 @@ def test_a_subject_with_other_images_is_named(rng):
     subjects = {"subj01": rng.normal(size=(6, 4)), "subj02": rng.normal(size=(5, 4))}
     with pytest.raises(ParameterError, match="subject 'subj02' has 5 images, expected 6"):
         score_rsa(rng.normal(size=(6, 3)), subjects)
+
+
+def test_threaded_ranking_gives_the_serial_numbers(monkeypatch):
+    from nsdval.analysis import rsa
+
+    model, subjects = make_region(12, n_subjects=5)
+    monkeypatch.setattr(rsa, "RANK_THREADS", 1)
+    serial = score_rsa(model, subjects)
+    monkeypatch.setattr(rsa, "RANK_THREADS", 3)
+    threaded = score_rsa(model, subjects)
+    for key in ("raw", "ceiling", "lower_bound_loo", "score"):
+        assert getattr(threaded, key) == getattr(serial, key)
+    assert threaded.subject_raws == serial.subject_raws
