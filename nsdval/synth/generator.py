@@ -50,19 +50,9 @@ def synthesize(
 ):
     """Write a synthetic NSD tree, with known ground truth.
 
-    ``tiny`` and ``demo`` are validation trees: NSD files plus the assemblies, activations
-    and reported scores that ``nsdval run`` checks. ``full`` is a timing dataset, not a
-    validation tree: one subject at subj01's real size (betas of (750, 83, 104, 81) per
-    session, about 1 GB each, chunked per voxel), its ROI volumes and design, and V4
-    activations of the real feature shape; no assemblies or score, so ``nsdval run`` exits
-    2 on it. See :mod:`nsdval.synth.full`.
-
-    ``space`` chooses the families: the volume (func1pt8mm HDF5 betas, ROI volumes,
-    ``Allen2022_fmri``), the surface (fsaverage MGH betas and labels,
-    ``Allen2022_fmri_surface``, see :mod:`nsdval.synth.surface_tree`) or both, sharing one
-    design, split and model. The volume output does not depend on whether the surface is
-    written. With ``full``, the surface part is subj01's real-size MGH betas and the
-    fsaverage labels (:mod:`nsdval.synth.surface_full`).
+    ``tiny`` and ``demo`` are validation trees; ``full`` is a timing dataset
+    (:mod:`nsdval.synth.full`, :mod:`nsdval.synth.surface_full`). The volume and surface
+    families share one design, split and model (:mod:`nsdval.synth.surface_tree`).
 
     Parameters
     ----------
@@ -73,53 +63,31 @@ def synthesize(
     seed : int
         Seed of all randomness; the same seed gives the same tree.
     fault : str or None
-        One of :data:`nsdval.synth.FAULTS` (volume) or :data:`nsdval.synth.SURFACE_FAULTS`
-        (surface) to plant a known defect in the packaged outputs of a space the tree has
-        (not with ``full``, which has none).
+        One of :data:`nsdval.synth.FAULTS` or :data:`nsdval.synth.SURFACE_FAULTS`, planted
+        in the packaged outputs of a space the tree has (not with ``full``).
     sessions : int or None
         Sessions to write, ``full`` only (default 4); the other presets fix their own.
     space : str or sequence of str
-        ``"volume"`` (default), ``"surface"``, ``"all"`` or ``"volume,surface"`` (or a
-        sequence of space names).
+        ``"volume"`` (default), ``"surface"``, ``"all"`` or ``"volume,surface"``.
     layout : str
-        ``"packaging"`` (default) or ``"official"``: NSD's own files where the NSD
-        distribution keeps them (:mod:`nsdval.synth.layout`); what is validated stays at
-        the root.
+        ``"packaging"`` (default) or ``"official"`` (:mod:`nsdval.synth.layout`): where
+        NSD's own files go; what is validated stays at the root.
 
     Returns
     -------
     pathlib.Path
         ``out_dir``.
     """
-    sizes = get_preset(preset)
-    spaces = parse_spaces(space)
-    if layout not in layout_module.LAYOUTS:
-        raise ParameterError("layout", f"expected packaging or official, got {layout!r}")
-    if "surface" in spaces and sizes.surface is None:
-        raise ParameterError("space", f"the {preset} preset has no surface sizes")
-    _check_fault(fault, spaces)
+    sizes, spaces = get_preset(preset), parse_spaces(space)
+    _check_request(sizes, spaces, layout, fault, preset)
     sessions = _session_count(sizes, sessions, fault)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OutputError(out_dir, "exists and is not an empty folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
+    out_dir, staging = Path(out_dir), _staging_folder(Path(out_dir))
     try:
         if sizes.streamed:
             truth = _build_full(staging, sizes, sessions, seed, spaces)
         else:
             truth = _build(staging, sizes, seed, fault, spaces)
-        about = {**faults.FAULTS, **SURFACE_FAULTS}.get(fault) if fault else None
-        truth = {
-            "preset": preset,
-            "seed": seed,
-            "fault": fault,
-            "fault_description": about,
-            # absent keys mean the defaults, so a volume tree's synth.json is unchanged
-            **({"spaces": list(spaces)} if spaces != ("volume",) else {}),
-            **({"layout": layout} if layout != "packaging" else {}),
-            **truth,
-        }
+        truth = _describe(preset, seed, fault, spaces, layout, truth)
         if layout == "official":
             layout_module.to_official(staging)
         (staging / "synth.json").write_text(json.dumps(truth, indent=2) + "\n")
@@ -130,6 +98,38 @@ def synthesize(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _check_request(sizes, spaces, layout, fault, preset):
+    """Raise :class:`ParameterError` for a layout, space or fault the preset cannot write."""
+    if layout not in layout_module.LAYOUTS:
+        raise ParameterError("layout", f"expected packaging or official, got {layout!r}")
+    if "surface" in spaces and sizes.surface is None:
+        raise ParameterError("space", f"the {preset} preset has no surface sizes")
+    _check_fault(fault, spaces)
+
+
+def _staging_folder(out_dir):
+    """A fresh folder beside ``out_dir`` (which must be absent or empty) to write into."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(out_dir, "exists and is not an empty folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
+
+
+def _describe(preset, seed, fault, spaces, layout, truth):
+    """The tree's ``synth.json``: what was asked for, then the ground truth."""
+    about = {**faults.FAULTS, **SURFACE_FAULTS}.get(fault) if fault else None
+    return {
+        "preset": preset,
+        "seed": seed,
+        "fault": fault,
+        "fault_description": about,
+        # absent keys mean the defaults, so a volume tree's synth.json is unchanged
+        **({"spaces": list(spaces)} if spaces != ("volume",) else {}),
+        **({"layout": layout} if layout != "packaging" else {}),
+        **truth,
+    }
 
 
 def parse_spaces(space):

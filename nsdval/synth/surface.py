@@ -223,6 +223,15 @@ def gather(values, index):
     return gathered
 
 
+def region_block(label, region, labels, stage1, snr, index_of, fault):
+    """One subject's region: its vertices (lh then rh) and their shared images' repetitions."""
+    chosen = surface_faults.region_columns(labels, region, fault)
+    values = np.concatenate([stage1[h][:, chosen[h]] for h in HEMISPHERES], axis=1)
+    hemis = np.concatenate([np.full(chosen[h].size, h) for h in HEMISPHERES])
+    vertices = np.concatenate([chosen[h] for h in HEMISPHERES])
+    return SurfaceBlock(label, region, hemis, vertices, snr, gather(values, index_of))
+
+
 def write_sessions(betas_dir, hemi, betas, trials):
     """Write ``HEMI.betas_sessionNN.mgh`` files of shape (n_vertices, 1, 1, trials)."""
     for index in range(betas.shape[0] // trials):
@@ -281,13 +290,9 @@ def build_subject(root, design, space, labels, index, rng, fault, test_ids):
         nan_aware = fault == "surface-stage1-nan-aware"
         stage1[hemi] = nan_aware_zscore(betas[hemi], trials) if nan_aware else zscored
     index_of = shared_trials(trial_ids, np.sort(design.sharedix - 1))
-    blocks = []
-    for region in REGIONS:
-        chosen = surface_faults.region_columns(labels, region, fault)
-        values = np.concatenate([stage1[h][:, chosen[h]] for h in HEMISPHERES], axis=1)
-        hemis = np.concatenate([np.full(chosen[h].size, h) for h in HEMISPHERES])
-        vertices = np.concatenate([chosen[h] for h in HEMISPHERES])
-        blocks.append(SurfaceBlock(label, region, hemis, vertices, snr, gather(values, index_of)))
+    blocks = [
+        region_block(label, region, labels, stage1, snr, index_of, fault) for region in REGIONS
+    ]
     reps = (index_of >= 0).sum(axis=1)
     summary = {
         "sessions": sessions,

@@ -87,7 +87,7 @@ def session_blocks(model, latents, session_nan, rng):
 
 
 def write_full_surface(root, preset, sessions, seed, write_design):
-    """Write the full-size surface benchmark files under ``root``; return their summary.
+    """Write the full-size surface timing files under ``root``; return their summary.
 
     Parameters
     ----------
@@ -131,6 +131,12 @@ def write_full_surface(root, preset, sessions, seed, write_design):
             blocks = session_blocks(models[hemi], trials, nan_now, rng)
             stream_mgh(path, n_vertices, preset.trials, blocks)
         seconds.append(round(time.perf_counter() - started, 2))
+    return _summary(preset, sessions, labels, models, nan_session, seconds)
+
+
+def _summary(preset, sessions, labels, models, nan_session, seconds):
+    """The full surface tree's ``synth.json`` part: sizes, NaN vertices, write times."""
+    n_vertices = preset.surface.n_vertices
     return {
         "benchmark_dataset": True,
         "sessions": sessions,

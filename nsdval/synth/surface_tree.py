@@ -72,6 +72,15 @@ def build_surface(root, sizes, design, space, features, fault, seed):
     complete = np.flatnonzero(min_reps == 3)
     if not np.array_equal(shared[complete], ids):
         raise RuntimeError("the images shown 3 times differ from the design's assembly images")
+    scores = _write_packaged(
+        root, blocks, (shared, min_reps, ids, complete, rows), features, fault
+    )
+    return _summary(labels, blocks, subjects, (shared, ids, complete, rows), scores, n_vertices)
+
+
+def _write_packaged(root, blocks, images, features, fault):
+    """Write the region and Brain-Score assemblies and the benchmark files; return the scores."""
+    shared, min_reps, ids, complete, rows = images
     for region in REGIONS:
         array = surface_packager.region_assembly(blocks, region, shared, min_reps, fault)
         packager.write_array(array, root / "assemblies" / f"Allen2022_surface.{region}{SUFFIX}.nc")
@@ -80,7 +89,12 @@ def build_surface(root, sizes, design, space, features, fault, seed):
         path = root / "brainscore_surface" / f"Allen2022_fmri_surface_{split}{SUFFIX}.nc"
         packager.write_array(array, path)
     acts = tuple(packager.activations(features[r], ids[r]) for r in rows)
-    scores = surface_packager.write_benchmark(root / "benchmark_surface", assemblies, acts, fault)
+    return surface_packager.write_benchmark(root / "benchmark_surface", assemblies, acts, fault)
+
+
+def _summary(labels, blocks, subjects, images, scores, n_vertices):
+    """The surface family's part of ``synth.json``: sizes, noise ceilings, NaN cells, scores."""
+    shared, ids, complete, rows = images
     return {
         "n_vertices": n_vertices,
         "vertices": {
