@@ -91,7 +91,9 @@ def status_for(ok, *, warn=False):
     return "warn" if warn else "fail"
 
 
-def difference_check(*, section, name, reproduced, actual, tolerance, what="values"):
+def difference_check(
+    *, section, name, reproduced, actual, tolerance, what="values", equal_nan=False
+):
     """Hold the largest absolute difference of two arrays against a tolerance.
 
     Parameters
@@ -99,7 +101,8 @@ def difference_check(*, section, name, reproduced, actual, tolerance, what="valu
     section, name : str
         Where the check belongs and its identifier.
     reproduced, actual : array_like
-        Same shape; NaN anywhere fails the check.
+        Same shape; NaN anywhere fails the check, unless ``equal_nan``: then NaN in both at
+        the same place counts as equal (and is counted in the detail), NaN in one fails.
     tolerance : float
         Largest allowed absolute difference.
     what : str
@@ -122,13 +125,16 @@ def difference_check(*, section, name, reproduced, actual, tolerance, what="valu
         return CheckResult(section, name, "fail", None, tolerance, detail)
     if a.size == 0:
         return CheckResult(section, name, "fail", None, tolerance, f"no {what} to compare")
-    diff = np.abs(a - b)
+    both = np.isnan(a) & np.isnan(b) if equal_nan else np.zeros(a.shape, dtype=bool)
+    diff = np.where(both, 0.0, np.abs(a - b))
     n_nan = int(np.count_nonzero(np.isnan(diff)))
     if n_nan:
         detail = f"{n_nan} of {diff.size} {what} are NaN in one of the two"
         return CheckResult(section, name, "fail", float("nan"), tolerance, detail)
     worst = float(diff.max())
     detail = f"max |diff| {worst:.2e}, mean {diff.mean():.2e} over {_shape_text(a)} {what}"
+    if both.any():
+        detail += f" ({int(both.sum())} NaN in both)"
     return CheckResult(section, name, status_for(worst <= tolerance), worst, tolerance, detail)
 
 

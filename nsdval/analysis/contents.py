@@ -74,8 +74,8 @@ def split_checks(train, test, split_table, reference_ids, *, seed=42):
     ]
 
 
-def value_checks(train, test):
-    """Finite float32 values and noise ceilings in percent."""
+def value_checks(train, test, *, nan_nc=False):
+    """Finite float32 values and noise ceilings in percent (NaN allowed with ``nan_nc``)."""
     nc = np.asarray(train["nc_testset"].values, dtype=np.float64)
     results = []
     for array, name in ((train, "train"), (test, "test")):
@@ -91,7 +91,7 @@ def value_checks(train, test):
                 detail=f"dtype {values.dtype}",
             )
         )
-    inside = np.isfinite(nc) & (nc >= 0) & (nc <= 100)
+    inside = (np.isfinite(nc) & (nc >= 0) & (nc <= 100)) | (nan_nc & np.isnan(nc))
     results.append(
         checks.condition_check(
             section=VALUES,
@@ -99,37 +99,42 @@ def value_checks(train, test):
             ok=bool(inside.all()),
             value=int((~inside).sum()),
             threshold=0,
-            detail=f"nc_testset in [{np.nanmin(nc):.2f}, {np.nanmax(nc):.2f}] percent",
+            detail=f"nc_testset in [{np.nanmin(nc):.2f}, {np.nanmax(nc):.2f}] percent"
+            + (f", {int(np.isnan(nc).sum())} NaN (kept by the packaging)" if nan_nc else ""),
         )
     )
     return results
 
 
-def finite_check(values, *, section, name):
-    """A check that an assembly holds no NaN or Inf value.
+def finite_check(values, *, section, name, nan_allowed=False):
+    """A check that an assembly holds no NaN or Inf value (no Inf with ``nan_allowed``).
 
     Examples
     --------
     >>> finite_check(np.array([1.0, np.nan, np.inf]), section="5. Values", name="x").detail
     '2 NaN or Inf values among 3'
+    >>> finite_check(np.array([1.0, np.nan]), section="5", name="x", nan_allowed=True).status
+    'pass'
     """
     values = np.asarray(values)
-    bad = int(np.count_nonzero(~np.isfinite(values)))
+    bad = int(np.count_nonzero(np.isinf(values) if nan_allowed else ~np.isfinite(values)))
+    detail = f"{bad} NaN or Inf values among {values.size}"
+    if nan_allowed:
+        n_nan = int(np.count_nonzero(np.isnan(values)))
+        detail = f"{bad} Inf values among {values.size}; {n_nan} NaN, kept by the packaging"
     return checks.condition_check(
-        section=section,
-        name=name,
-        ok=bad == 0,
-        value=bad,
-        threshold=0,
-        detail=f"{bad} NaN or Inf values among {values.size}",
+        section=section, name=name, ok=bad == 0, value=bad, threshold=0, detail=detail
     )
 
 
-def region_assembly_checks(region_asm, train, region, reference_ids, unit_coords):
+def region_assembly_checks(region_asm, train, region, reference_ids, space):
     """Region assembly: same images as the design, same units as the Brain-Score region.
 
-    ``unit_coords`` are the space's coordinates of a neuroid's unit (``voxel_x``, ...).
+    ``reference_ids`` are the images it must hold; ``space`` (a
+    :class:`~nsdval.data.space.DataSpace`) names the unit coordinates and whether the
+    region assemblies keep NaN.
     """
+    unit_coords = space.unit_coords
     block = train.isel(neuroid=np.flatnonzero(assemblies.neuroid_mask(train, region=region)))
     coords = [c for c in ("subject", *unit_coords) if c in region_asm.coords]
     expected = np.column_stack([np.asarray(block[c].values).astype(str) for c in coords])
@@ -149,5 +154,10 @@ def region_assembly_checks(region_asm, train, region, reference_ids, unit_coords
             actual=actual,
             what=f"{region} neuroids ({', '.join(coords)})",
         ),
-        finite_check(region_asm.values, section=REGION_ASSEMBLIES, name=f"{region}-finite"),
+        finite_check(
+            region_asm.values,
+            section=REGION_ASSEMBLIES,
+            name=f"{region}-finite",
+            nan_allowed=space.betas_hold_nan,
+        ),
     ]

@@ -7,7 +7,6 @@ region assemblies) is :mod:`nsdval.analysis.contents`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +23,6 @@ ORDER = "2. Neuroid order"
 IDS = "3. Identifiers"
 BENCHMARK = "7. Benchmark per region"
 
-NEUROID_ID = re.compile(r"^(subj\d{2})_([A-Za-z0-9]+)_v(\d{4,})$")
-
 
 @dataclass(frozen=True)
 class RunInputs:
@@ -39,16 +36,19 @@ class RunInputs:
     split_table: object
     reference_ids: np.ndarray
     region_assemblies: dict
+    region_images: np.ndarray
 
 
-def load_run_inputs(*, nsd_root, variant, regions, **overrides):
+def load_run_inputs(*, nsd_root, variant, regions, space="volume", **overrides):
     """Load the tree's design, split, Brain-Score and region assemblies."""
     overrides = {key: value for key, value in overrides.items() if value}
-    layout = detect_layout(nsd_root, variant, **overrides)
+    layout = detect_layout(nsd_root, variant, space=space, **overrides)
     space = open_space(layout)
     design = load_expdesign(layout.expdesign())
     train = assemblies.load_brainscore_assembly(layout, "train", space.unit_coords)
     test = assemblies.load_brainscore_assembly(layout, "test", space.unit_coords)
+    reference_ids = extraction.reference_images(space, design, assemblies.assembly_subjects(train))
+    shared = np.sort(np.asarray(design.sharedix, dtype=np.int64) - 1)
     return RunInputs(
         layout=layout,
         space=space,
@@ -56,10 +56,9 @@ def load_run_inputs(*, nsd_root, variant, regions, **overrides):
         train=train,
         test=test,
         split_table=assemblies.load_split(layout.split_csv()),
-        reference_ids=extraction.reference_images(
-            space, design, assemblies.assembly_subjects(train)
-        ),
+        reference_ids=reference_ids,
         region_assemblies={r: assemblies.load_region_assembly(layout, r) for r in regions},
+        region_images=shared if space.region_assemblies_hold_shared else reference_ids,
     )
 
 
@@ -121,11 +120,14 @@ def shape_checks(train, test):
     ]
 
 
-def order_checks(train, regions=REGIONS):
-    """Subject-major neuroid order: contiguous subjects, regions in order, subjects in order."""
+def order_checks(train, regions=REGIONS, *, major="subject"):
+    """The neuroid order: subject-major (volume) or region-major (surface, ``major="region"``).
+
+    Subject-major: contiguous subjects, regions in order within each, subjects in order.
+    Region-major: contiguous regions in order, subjects in order within each region.
+    """
     subjects = np.asarray(train["subject"].values).astype(str)
     region_of = np.asarray(train["region"].values).astype(str)
-    subject_runs = runs(subjects)
     region_bad = [
         s
         for s in np.unique(subjects)
@@ -136,6 +138,9 @@ def order_checks(train, regions=REGIONS):
         for r in np.unique(region_of)
         if runs(subjects[region_of == r]).tolist() != sorted(set(subjects[region_of == r]))
     ]
+    if major == "region":
+        return region_major_checks(region_of, regions, region_bad, subject_bad)
+    subject_runs = runs(subjects)
     return [
         checks.condition_check(
             section=ORDER,
@@ -168,34 +173,59 @@ def order_checks(train, regions=REGIONS):
     ]
 
 
+def region_major_checks(region_of, regions, region_bad, subject_bad):
+    """Region-major order: contiguous regions in order, subjects sorted within each."""
+    region_runs = runs(region_of)
+    in_order = region_runs.tolist() == _canonical(region_of, regions)
+    return [
+        checks.condition_check(
+            section=ORDER,
+            name="region-contiguity",
+            ok=len(region_runs) == len(set(region_runs)),
+            value=len(region_runs),
+            threshold=len(set(region_runs)),
+            detail=f"region blocks in order: {', '.join(region_runs[:12])}",
+        ),
+        checks.condition_check(
+            section=ORDER,
+            name="region-order",
+            ok=in_order and not region_bad,
+            value=len(region_bad) + (not in_order),
+            threshold=0,
+            detail=f"regions out of {'/'.join(regions)} order: {region_runs.tolist()[:12]}"
+            if not in_order or region_bad
+            else f"region blocks in {'/'.join(regions)} order",
+        ),
+        checks.condition_check(
+            section=ORDER,
+            name="subject-order",
+            ok=not subject_bad,
+            value=len(subject_bad),
+            threshold=0,
+            detail=f"subjects out of order in regions: {subject_bad}"
+            if subject_bad
+            else "subjects sorted within every region",
+        ),
+    ]
+
+
 def _canonical(present, regions):
     present = set(present.tolist())
     return [r for r in regions if r in present] + sorted(present - set(regions))
 
 
-def expected_neuroid_ids(subjects, regions):
-    """``subjSS_REGION_vIIII`` ids counting within each (subject, region) block."""
-    frame = pd.DataFrame({"s": subjects, "r": regions})
-    counter = frame.groupby(["s", "r"], sort=False).cumcount().to_numpy()
-    return np.array(
-        [f"{s}_{r}_v{i:04d}" for s, r, i in zip(subjects, regions, counter, strict=True)]
-    )
-
-
-def identifier_checks(train, test, unit_coords):
+def identifier_checks(train, test, space):
     """Neuroid ids well formed and unique; train and test share the neuroid order.
 
-    ``unit_coords`` are the space's coordinates of a neuroid's unit (``voxel_x``, ...).
+    ``space`` (a :class:`~nsdval.data.space.DataSpace`) knows the id format and the
+    coordinates of a neuroid's unit.
     """
     ids = np.asarray(train["neuroid_id"].values).astype(str)
-    expected = expected_neuroid_ids(
-        np.asarray(train["subject"].values).astype(str),
-        np.asarray(train["region"].values).astype(str),
-    )
+    expected = space.expected_neuroid_ids(train)
     same = [
         c
-        for c in (*assemblies.BRAINSCORE_NEUROID_COORDS, *unit_coords)
-        if not np.array_equal(np.asarray(train[c].values), np.asarray(test[c].values))
+        for c in (*assemblies.BRAINSCORE_NEUROID_COORDS, *space.unit_coords)
+        if not _same_values(train[c].values, test[c].values)
     ]
     return [
         checks.equality_check(
@@ -225,6 +255,14 @@ def identifier_checks(train, test, unit_coords):
         ),
         *[_stimulus_check(a, name) for a, name in ((train, "train"), (test, "test"))],
     ]
+
+
+def _same_values(a, b):
+    """Equal arrays, NaN equal to NaN (the surface keeps NaN in ``nc_testset``)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        return np.array_equal(a, b, equal_nan=True)
+    return np.array_equal(a, b)
 
 
 def _stimulus_check(array, name):

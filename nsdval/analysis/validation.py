@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from nsdval.analysis import cache, chain, checks, extraction
 from nsdval.analysis.noiseceiling import formula
@@ -58,9 +57,9 @@ class SubjectRegion:
     test_block: object
 
 
-def load_subject_region(*, nsd_root, subject, region, variant, **overrides):
-    """Load the tree, design and assembly blocks of one subject and region."""
-    layout = detect_layout(nsd_root, variant, **_folder_overrides(overrides))
+def load_subject_region(*, nsd_root, subject, region, variant, space="volume", **overrides):
+    """Load the tree, design and assembly blocks of one subject and region (of ``space``)."""
+    layout = detect_layout(nsd_root, variant, space=space, **_folder_overrides(overrides))
     space = open_space(layout)
     design = load_expdesign(layout.expdesign())
     label = subject_label(subject)
@@ -92,7 +91,7 @@ def _block(array, label, region):
     return array.isel(neuroid=np.flatnonzero(mask))
 
 
-def _rows(block, ids):
+def block_rows(block, ids):
     """Rows of ``block`` for sorted ``ids`` (NaN rows where an id is missing)."""
     values = assemblies.values_2d(block)
     pos = assemblies.row_positions(ids, np.sort(block["nsd_id"].values))
@@ -118,23 +117,34 @@ class GlobalZ:
     train_assembly: np.ndarray
     test_reproduced: np.ndarray
     test_assembly_mean: np.ndarray
+    filled: np.ndarray
+    """Test cells with a repetition stored as exactly 0: NaN filled on its own (surface)."""
 
 
 def reproduce_global_z(sr):
-    """Global z-score of the region assembly block, split like the Brain-Score assemblies."""
-    ids = np.sort(np.asarray(sr.region_block["nsd_id"].values, dtype=np.int64))
-    averaged = _rows(sr.region_block, ids)
-    mean, std = chain.zscore_stats(averaged)
-    z = chain.standardize(averaged, mean, std)
+    """Global z-score of the region assembly block, split like the Brain-Score assemblies.
+
+    Where the region assemblies hold every shared image (surface), the statistics are over
+    the Brain-Score images only, NaN-aware, and NaN is written as 0, as that packaging does.
+    """
     train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
+    ids = np.sort(np.asarray(sr.region_block["nsd_id"].values, dtype=np.int64))
+    if sr.space.region_assemblies_hold_shared:
+        ids = np.union1d(train_ids, test_ids)
+    averaged = block_rows(sr.region_block, ids)
+    z, _ = chain.global_zscore(averaged, averaged[None], skipna=sr.space.betas_hold_nan)
     test_reps = assemblies.repetition_values(sr.test_block, test_ids)
+    filled = (
+        (test_reps == 0).any(axis=0) if sr.space.betas_hold_nan else test_reps[0] != test_reps[0]
+    )
     return GlobalZ(
         train_ids=train_ids,
         test_ids=test_ids,
         train_reproduced=_take(z, ids, train_ids),
-        train_assembly=_rows(sr.train_block, train_ids),
+        train_assembly=block_rows(sr.train_block, train_ids),
         test_reproduced=_take(z, ids, test_ids),
         test_assembly_mean=test_reps.mean(axis=0),
+        filled=np.asarray(filled, dtype=bool),
     )
 
 
@@ -146,8 +156,15 @@ def _take(values, ids, wanted):
 
 
 def global_z_checks(gz, *, tolerance):
-    """Checks of section 1: region assembly -> global z-score -> Brain-Score values."""
-    return [
+    """Checks of section 1: region assembly -> global z-score -> Brain-Score values.
+
+    Test cells whose repetitions were filled one by one (:attr:`GlobalZ.filled`) are left
+    out of ``test-mean-values`` and counted by ``test-nan-filled`` (a warning when their
+    mean differs from the train-style value, as the surface packaging makes it).
+    """
+    outside = np.where(gz.filled, np.nan, gz.test_reproduced)
+    actual = np.where(gz.filled, np.nan, gz.test_assembly_mean)
+    results = [
         checks.difference_check(
             section=SECTION_1,
             name="train-values",
@@ -158,11 +175,30 @@ def global_z_checks(gz, *, tolerance):
         checks.difference_check(
             section=SECTION_1,
             name="test-mean-values",
-            reproduced=gz.test_reproduced,
-            actual=gz.test_assembly_mean,
+            reproduced=outside,
+            actual=actual,
             tolerance=tolerance,
+            equal_nan=bool(gz.filled.any()),
         ),
     ]
+    if gz.filled.any():
+        results.append(filled_cells_check(gz, tolerance=tolerance))
+    return results
+
+
+def filled_cells_check(gz, *, tolerance):
+    """Warn with the count of test cells where per-repetition filling moved the mean."""
+    moved = gz.filled & (np.abs(gz.test_reproduced - gz.test_assembly_mean) > tolerance)
+    n_moved, n_filled = int(moved.sum()), int(gz.filled.sum())
+    return checks.CheckResult(
+        SECTION_1,
+        "test-nan-filled",
+        "warn" if n_moved else "pass",
+        n_moved,
+        0,
+        f"{n_filled} test cells hold a repetition filled with 0 (NaN in the betas); in "
+        f"{n_moved} the mean of the stored repetitions differs from the train-style value",
+    )
 
 
 def correlation(a, b):
@@ -213,6 +249,7 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
             else np.zeros(0),
             tolerance=nc_tolerance,
             what="noise ceilings (percent)",
+            equal_nan=sr.space.betas_hold_nan,
         ),
     ]
 
@@ -265,14 +302,15 @@ def bypass_value_checks(sr, bp, *, tolerance):
             section=SECTION_2,
             name="region-assembly-values",
             reproduced=bp.averaged,
-            actual=_rows(sr.region_block, ext.nsd_ids),
+            actual=block_rows(sr.region_block, ext.nsd_ids),
             tolerance=tolerance,
+            equal_nan=sr.space.betas_hold_nan,
         ),
         checks.difference_check(
             section=SECTION_2,
             name="train-values",
             reproduced=_pick(bp.global_z, assemblies.row_positions(train_ids, ext.nsd_ids)),
-            actual=_rows(sr.train_block, train_ids),
+            actual=block_rows(sr.train_block, train_ids),
             tolerance=tolerance,
         ),
     ]
@@ -297,72 +335,21 @@ def _pick(values, rows):
     return out
 
 
-def spot_check_table(sr, bp, *, n_checks, seed, tolerance):
-    """Trace randomly chosen (image, voxel) values through every stage of the chain.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per traced value: stimulus, split, voxel, raw PSC and session z of each
-        repetition, their mean, the global z and the assembly's value.
-    """
-    rng = np.random.default_rng(seed)
-    ext = bp.ext
-    train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
-    train = _rows(sr.train_block, train_ids)
-    test_mean = assemblies.repetition_values(sr.test_block, test_ids).mean(axis=0)
-    images = rng.choice(ext.nsd_ids.size, size=n_checks, replace=True)
-    voxels = rng.choice(len(ext.coords), size=n_checks, replace=True)
-    rows = [
-        _spot_row(sr.space, bp, i, v, train_ids, test_ids, train, test_mean, tolerance)
-        for i, v in zip(images, voxels, strict=True)
-    ]
-    return pd.DataFrame(rows)
-
-
-def _spot_row(space, bp, image, voxel, train_ids, test_ids, train, test_mean, tolerance):
-    ext = bp.ext
-    nsd_id = ext.nsd_ids[image]
-    in_train = nsd_id in set(train_ids.tolist())
-    ids, values = (train_ids, train) if in_train else (test_ids, test_mean)
-    pos = assemblies.row_positions([nsd_id], ids)[0]
-    assembly = values[pos, voxel] if pos >= 0 else np.nan
-    reproduced = bp.global_z[image, voxel]
-    diff = abs(reproduced - assembly)
-    row = {"stimulus_id": f"nsd_{nsd_id:05d}", "split": "train" if in_train else "test mean"}
-    row["voxel"] = space.unit_label(ext.coords[voxel])
-    for rep in range(ext.betas.shape[0]):
-        row[f"raw PSC r{rep}"] = float(space.psc(ext.betas[rep, image, voxel]))
-    for rep in range(ext.betas.shape[0]):
-        row[f"session z r{rep}"] = float(ext.session_z[rep, image, voxel])
-    row.update({"mean": bp.averaged[image, voxel], "global z": reproduced})
-    row.update({"assembly": assembly, "|diff|": diff})
-    row["status"] = "pass" if diff <= tolerance else "fail"
-    return row
-
-
-def spot_checks_result(table, *, tolerance):
-    """One check summarising the spot-check table."""
-    n_fail = int((table["status"] != "pass").sum())
-    return checks.condition_check(
-        section=SECTION_2,
-        name="spot-checks",
-        ok=n_fail == 0 and len(table) > 0,
-        value=n_fail,
-        threshold=0,
-        detail=f"{len(table) - n_fail} of {len(table)} traced values within {tolerance:g}",
-    )
-
-
 def bypass_differences(sr, bp):
-    """Bypass minus assembly values per stage, for plotting: label -> array."""
+    """Bypass minus assembly values per stage, for plotting: label -> array.
+
+    A stage whose arrays differ in shape (the assembly lists other units than the ROI, which
+    ``voxel-count`` reports) is left out rather than stopping the report.
+    """
     ext = bp.ext
     train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
     test_rows = assemblies.row_positions(test_ids, ext.nsd_ids)
     test_reps = assemblies.repetition_values(sr.test_block, test_ids)
-    out = {"region assembly": bp.averaged - _rows(sr.region_block, ext.nsd_ids)}
     train_rows = assemblies.row_positions(train_ids, ext.nsd_ids)
-    out["train"] = _pick(bp.global_z, train_rows) - _rows(sr.train_block, train_ids)
+    pairs = {
+        "region assembly": (bp.averaged, block_rows(sr.region_block, ext.nsd_ids)),
+        "train": (_pick(bp.global_z, train_rows), block_rows(sr.train_block, train_ids)),
+    }
     for rep in range(test_reps.shape[0]):
-        out[f"test rep {rep}"] = _pick(bp.reps_z[rep], test_rows) - test_reps[rep]
-    return out
+        pairs[f"test rep {rep}"] = (_pick(bp.reps_z[rep], test_rows), test_reps[rep])
+    return {label: a - b for label, (a, b) in pairs.items() if a.shape == b.shape}

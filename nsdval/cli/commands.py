@@ -61,6 +61,7 @@ def cmd_run(args):
         scheduler=args.scheduler,
         parameters=dict(args.parameters),
         variant=args.variant,
+        space=args.space,
         folders={
             f"{n}_dir": getattr(args, f"{n}_dir")
             for n in ("assemblies", "brainscore", "benchmark")

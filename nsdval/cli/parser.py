@@ -119,6 +119,13 @@ def _add_run_command(sub):
     run = sub.add_parser("run", help="run every report on an NSD tree", epilog=ENVIRONMENT)
     run.add_argument("--nsd-root", required=True, type=Path, help="NSD root folder")
     run.add_argument("--variant", default=DEFAULT_VARIANT, help="assembly file suffix")
+    run.add_argument(
+        "--space",
+        default="volume",
+        choices=("volume", "surface"),
+        help="the assemblies to validate: volume (Allen2022_fmri, default) or surface "
+        "(Allen2022_fmri_surface, from the fsaverage MGH betas)",
+    )
     for name in ("assemblies", "brainscore", "benchmark"):
         run.add_argument(
             f"--{name}-dir",

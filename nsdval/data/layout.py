@@ -109,7 +109,9 @@ class NsdLayout:
 
     # --- NSD files -------------------------------------------------------------------
     def subject_betas_dir(self, subject):
-        """Folder holding one subject's single-trial beta files."""
+        """Folder holding one subject's single-trial beta files (of the layout's space)."""
+        if self.space == "surface":
+            return self.surface_betas_dir(subject)
         label = subject_label(subject)
         if self.kind == "packaging":
             return self.root / label / "betas"
@@ -227,7 +229,9 @@ class NsdLayout:
         return sorted(n for n in numbers if self.subject_betas_dir(n).is_dir())
 
     def sessions(self, subject):
-        """Session numbers of one subject's beta files, sorted."""
+        """Session numbers of one subject's beta files (of the layout's space), sorted."""
+        if self.space == "surface":
+            return self.surface_sessions(subject)
         folder = self.subject_betas_dir(subject)
         if not folder.is_dir():
             raise MissingInputError(folder, f"betas folder of {subject_label(subject)}")
@@ -242,10 +246,22 @@ class NsdLayout:
         for region in regions:
             paths += [self.activations(region, s) for s in SPLITS] + [self.score(region)]
         for subject in subjects:
-            paths += [self.betas(subject, s) for s in self.sessions(subject)]
-            paths += [self.roi_dir(subject) / p.name for p in _sorted_dir(self.roi_dir(subject))]
-            paths.append(self.ncsnr(subject))
+            paths += self.subject_files(subject)
+        if self.space == "surface" and subjects:
+            paths += _sorted_dir(self.fsaverage_label_dir())
         return [p for p in paths if p.is_file()]
+
+    def subject_files(self, subject):
+        """The raw files of one subject in the layout's space (betas, ROIs, ncsnr)."""
+        if self.space == "surface":
+            hemis = ("lh", "rh")
+            paths = [
+                self.surface_betas(subject, s, h) for s in self.sessions(subject) for h in hemis
+            ]
+            return paths + [self.surface_ncsnr(subject, h) for h in hemis]
+        paths = [self.betas(subject, s) for s in self.sessions(subject)]
+        paths += [self.roi_dir(subject) / p.name for p in _sorted_dir(self.roi_dir(subject))]
+        return [*paths, self.ncsnr(subject)]
 
     def validate(self, subjects, regions):
         """Raise :class:`MissingInputError` for the first required file that is absent."""
@@ -258,7 +274,12 @@ class NsdLayout:
         for subject in subjects:
             if not self.sessions(subject):
                 folder = self.subject_betas_dir(subject)
-                raise MissingInputError(folder, "betas_sessionNN.hdf5 files")
+                what = (
+                    "{lh,rh}.betas_sessionNN.mgh"
+                    if self.space == "surface"
+                    else "betas_sessionNN.hdf5"
+                )
+                raise MissingInputError(folder, f"{what} files")
 
 
 def _sorted_dir(folder):

@@ -110,7 +110,10 @@ def check_report_inputs(parameters):
     """
     folders = {k: parameters[k] for k in FOLDER_PARAMETERS if parameters.get(k)}
     layout = detect_layout(
-        parameters["nsd_root"], parameters.get("variant", DEFAULT_VARIANT), **folders
+        parameters["nsd_root"],
+        parameters.get("variant", DEFAULT_VARIANT),
+        space=parameters.get("space", "volume"),
+        **folders,
     )
     if parameters.get("region"):
         regions = [check_region(parameters["region"])]

@@ -44,6 +44,12 @@ class DataSpace(abc.ABC):
         standardized NaN-aware, NaN written as 0, ``nc_testset`` NaN kept.
     sessions_described : str
         How a subject's session files are named, for messages.
+    region_assemblies_hold_shared : bool
+        The region assemblies hold every shared image (surface), not only those shown three
+        times to every subject (volume).
+    neuroid_major : {'subject', 'region'}
+        The outer key of the assemblies' neuroid order (volume subject-major, surface
+        region-major).
     layout : NsdLayout
         Where the tree's files are.
     """
@@ -54,6 +60,8 @@ class DataSpace(abc.ABC):
     stored_dtype: np.dtype
     betas_hold_nan: bool
     sessions_described: str
+    neuroid_major: str
+    region_assemblies_hold_shared: bool
 
     def __init__(self, layout):
         self.layout = layout
@@ -119,6 +127,17 @@ class DataSpace(abc.ABC):
         columns = [np.asarray(neuroids[c].values) for c in self.unit_coords]
         return np.column_stack(columns).astype(np.int64).reshape(-1, len(self.unit_coords))
 
+    def expected_neuroid_ids(self, neuroids):
+        """The ``neuroid_id`` each neuroid should carry, from its subject, region and unit.
+
+        ``subjSS_REGION_vIIII``, counting within each (subject, region) block; a space
+        whose ids say more overrides it.
+        """
+        subjects, regions, counter = neuroid_blocks(neuroids)
+        return np.array(
+            [f"{s}_{r}_v{i:04d}" for s, r, i in zip(subjects, regions, counter, strict=True)]
+        )
+
     def unit_label(self, row):
         """A unit's coordinates as text, e.g. ``(12, 40, 33)``."""
         return "({})".format(", ".join(str(int(v)) for v in row))
@@ -137,3 +156,24 @@ class DataSpace(abc.ABC):
     @abc.abstractmethod
     def subject_inputs(self, subject):
         """Every file a subject's extraction reads (the key of its cache)."""
+
+
+def neuroid_blocks(neuroids):
+    """Subjects, regions and each neuroid's position within its (subject, region) block.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> a = xr.DataArray([0, 0, 0], dims="neuroid", coords={
+    ...     "subject": ("neuroid", ["s1", "s1", "s2"]), "region": ("neuroid", ["V1"] * 3)})
+    >>> neuroid_blocks(a)[2].tolist()
+    [0, 1, 0]
+    """
+    subjects = np.asarray(neuroids["subject"].values).astype(str)
+    regions = np.asarray(neuroids["region"].values).astype(str)
+    keys = np.char.add(np.char.add(subjects, "\0"), regions)
+    counter = np.zeros(keys.size, dtype=np.int64)
+    for key in np.unique(keys):
+        where = np.flatnonzero(keys == key)
+        counter[where] = np.arange(where.size)
+    return subjects, regions, counter

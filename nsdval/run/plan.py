@@ -29,6 +29,7 @@ RESERVED = (
     "region",
     "regions",
     "variant",
+    "space",
     "results_path",
     "assemblies_dir",
     "brainscore_dir",
@@ -101,6 +102,7 @@ class RunConfig:
     scheduler: str | None = None
     parameters: dict = field(default_factory=dict)
     variant: str = DEFAULT_VARIANT
+    space: str = "volume"
     folders: dict = field(default_factory=dict)
     notebooks_dir: Path = field(default_factory=default_notebooks_dir)
     timeout: float | None = None
@@ -189,7 +191,7 @@ def resolve_run(config):
     declared : dict
         Template -> the parameters it declares (name -> type name); the overrides fit.
     """
-    layout = detect_layout(config.nsd_root, config.variant, **config.folders)
+    layout = detect_layout(config.nsd_root, config.variant, space=config.space, **config.folders)
     subjects = resolve_subjects(config, layout)
     layout.validate(subjects, config.regions)
     declared = declared_by_template(config.notebooks_dir)
@@ -208,6 +210,7 @@ def declared_by_template(notebooks_dir):
 def plan_jobs(config, subjects, declared_by_template, *, structure_regions=None):
     """Expand a run into its jobs: the structure report, then every subject x region."""
     base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
+    base["space"] = config.space
     base.update({k: str(Path(v).resolve()) for k, v in config.folders.items() if v})
     structure_params = {**base, "regions": ",".join(structure_regions or config.regions)}
     if config.cache:

@@ -49,6 +49,7 @@ class NoiseCeiling:
     ncsnr: np.ndarray
     volume_ncsnr: np.ndarray | None
     volume_path: str
+    nan_kept: bool = False
 
 
 def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
@@ -85,6 +86,7 @@ def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
         ncsnr=ncsnr,
         volume_ncsnr=volume_ncsnr,
         volume_path=str(path),
+        nan_kept=not zeroed,
     )
 
 
@@ -107,6 +109,7 @@ def noise_ceiling_checks(nc, *, tolerance):
             actual=nc.volume,
             tolerance=tolerance,
             what="noise ceilings (percent): raw betas vs ncsnr.nii.gz",
+            equal_nan=nc.nan_kept,
         ),
         checks.difference_check(
             section=SECTION,
@@ -115,6 +118,7 @@ def noise_ceiling_checks(nc, *, tolerance):
             actual=nc.assembly,
             tolerance=tolerance,
             what="noise ceilings (percent): ncsnr.nii.gz vs nc_testset",
+            equal_nan=nc.nan_kept,
         ),
     ]
 

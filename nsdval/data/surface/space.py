@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nsdval.data import sessions as session_checks
-from nsdval.data.space import DataSpace
+from nsdval.data.space import DataSpace, neuroid_blocks
 from nsdval.data.surface import labels, mgh
 from nsdval.errors import InputError
 
@@ -34,6 +34,8 @@ class SurfaceSpace(DataSpace):
     stored_dtype = np.dtype(np.float32)
     betas_hold_nan = True
     sessions_described = "{lh,rh}.betas_sessionNN.mgh files"
+    neuroid_major = "region"
+    region_assemblies_hold_shared = True
 
     def __init__(self, layout):
         super().__init__(layout)
@@ -136,6 +138,17 @@ class SurfaceSpace(DataSpace):
         index = np.select([hemis == h for h in HEMISPHERES], range(len(HEMISPHERES)), -1)
         vertices = np.asarray(neuroids["vertex_index"].values).astype(np.int64)
         return np.column_stack([index, vertices]).astype(np.int64).reshape(-1, 2)
+
+    def expected_neuroid_ids(self, neuroids):
+        """``subjSS_HEMI_REGION_vIIIII``, counting within (subject, region) across hemispheres."""
+        subjects, regions, counter = neuroid_blocks(neuroids)
+        hemis = np.asarray(neuroids["hemisphere"].values).astype(str)
+        return np.array(
+            [
+                f"{s}_{h}_{r}_v{i:05d}"
+                for s, h, r, i in zip(subjects, hemis, regions, counter, strict=True)
+            ]
+        )
 
     def unit_label(self, row):
         """``lh 1234``."""

@@ -31,6 +31,8 @@ class VolumeSpace(DataSpace):
     stored_dtype = np.dtype(np.int16)
     betas_hold_nan = False
     sessions_described = "betas_sessionNN.hdf5 files"
+    neuroid_major = "subject"
+    region_assemblies_hold_shared = False
 
     def __init__(self, layout):
         super().__init__(layout)
