@@ -58,12 +58,13 @@ def row(label, ours, base, base_name="seed", unit="s"):
 
 
 @contextlib.contextmanager
-def full_tree(sessions, tree=None):
+def full_tree(sessions, tree=None, space="volume"):
     """A ``full`` preset tree with ``sessions`` sessions: a view of ``tree``, else generated.
 
     A view links the design, ROI volumes, activations and the first ``sessions`` session
     files of an existing full tree into a temporary folder; a generated tree lives in the
-    temporary folder; both are deleted on exit.
+    temporary folder; both are deleted on exit. ``space="surface"``: the surface tree
+    (``synth --preset full --space surface``: MGH betas, fsaverage labels, design).
     """
     workdir = Path(tempfile.mkdtemp(prefix="nsdval-bench-"))
     try:
@@ -71,18 +72,25 @@ def full_tree(sessions, tree=None):
             from nsdval import synth  # imported here: xarray would inflate bench_memory's floor
 
             start = time.perf_counter()
-            root = synth.synthesize(workdir / "full", preset="full", sessions=sessions)
+            root = synth.synthesize(
+                workdir / "full", preset="full", sessions=sessions, space=space
+            )
             seconds = time.perf_counter() - start
-            print(f"# generated a full tree of {sessions} sessions in {seconds:.0f} s", flush=True)
+            print(
+                f"# generated a full {space} tree of {sessions} sessions in {seconds:.0f} s",
+                flush=True,
+            )
         else:
-            root = session_view(Path(tree), sessions, workdir / "full")
+            root = session_view(Path(tree), sessions, workdir / "full", space)
         yield root
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def session_view(tree, sessions, target):
+def session_view(tree, sessions, target, space="volume"):
     """Symlink a full tree's files and its first ``sessions`` sessions under ``target``."""
+    if space == "surface":
+        return surface_view(tree, sessions, target)
     files = sorted((tree / "subj01" / "betas").glob("betas_session*.hdf5"))
     if len(files) < sessions:
         raise SystemExit(f"{tree} has {len(files)} sessions, {sessions} asked for")
@@ -92,6 +100,28 @@ def session_view(tree, sessions, target):
             (target / name).symlink_to((tree / name).resolve())
     for path in files[:sessions]:
         (target / "subj01" / "betas" / path.name).symlink_to(path.resolve())
+    return target
+
+
+def surface_view(tree, sessions, target):
+    """Symlink a full surface tree's design, label files and first ``sessions`` sessions.
+
+    The label folder is a real folder of links, so a script may replace a label file of
+    the view without touching the tree.
+    """
+    betas = tree / "subj01" / "betas"
+    numbers = sorted(int(p.name[-6:-4]) for p in betas.glob("lh.betas_session*.mgh"))
+    if len(numbers) < sessions:
+        raise SystemExit(f"{tree} has {len(numbers)} surface sessions, {sessions} asked for")
+    (target / "subj01" / "betas").mkdir(parents=True)
+    (target / "fsaverage_labels").mkdir()
+    (target / "metadata").symlink_to((tree / "metadata").resolve())
+    for path in (tree / "fsaverage_labels").iterdir():
+        (target / "fsaverage_labels" / path.name).symlink_to(path.resolve())
+    for number in numbers[:sessions]:
+        for hemi in ("lh", "rh"):
+            name = f"{hemi}.betas_session{number:02d}.mgh"
+            (target / "subj01" / "betas" / name).symlink_to((betas / name).resolve())
     return target
 
 
@@ -110,13 +140,17 @@ def seed_n_sessions(root, subj):
     return len(sorted((root / f"subj{subj:02d}" / "betas").glob("betas_session*.hdf5")))
 
 
-def seed_trial_info(root, subj, target_nsd_ids, per_session):
-    """The seed's ``get_trial_info``: one row per trial of a target shared image."""
+def seed_trial_info(root, subj, target_nsd_ids, per_session, n_sessions=None):
+    """The seed's ``get_trial_info``: one row per trial of a target shared image.
+
+    ``n_sessions``: sessions of the subject, by default its HDF5 session files.
+    """
     expdesign = scipy.io.loadmat(root / "metadata" / "nsd_expdesign.mat")
     masterordering = expdesign["masterordering"].flatten()
     subjectim = expdesign["subjectim"]
     sharedix = expdesign["sharedix"].flatten()
-    n_total = seed_n_sessions(root, subj) * per_session
+    n_sessions = seed_n_sessions(root, subj) if n_sessions is None else n_sessions
+    n_total = n_sessions * per_session
     subj_nsdids = subjectim[subj - 1]
     nsdid_to_imgidx = {int(n): i + 1 for i, n in enumerate(subj_nsdids)}
     shared_imgidxs = {nsdid_to_imgidx[int(n)] for n in sharedix if int(n) in nsdid_to_imgidx}
