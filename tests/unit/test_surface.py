@@ -163,3 +163,34 @@ def test_reads_touch_only_the_wanted_vertices(tmp_path, rng):
     np.testing.assert_array_equal(values, full(path)[[4999, 0, 17]].T.astype(np.float32))
     with pytest.raises(InputError, match="vertices outside the hemisphere's 5000"):
         mgh.read_vertices(path, [5000])
+
+
+def test_a_read_maps_a_window_of_trials_at_a_time(tmp_path, rng, monkeypatch):
+    path = tmp_path / "lh.betas_session01.mgh"
+    save_mgh(path, rng.normal(size=(5000, 10)))  # 20 000 bytes per trial
+    vertices = [4999, 0, 17, 2500]
+    mapped, memmap = [], np.memmap
+    monkeypatch.setattr(np, "memmap", lambda *a, **k: mapped.append(k["shape"]) or memmap(*a, **k))
+    digest = hashlib.sha256()
+    values = mgh.read_vertices(path, vertices, digest=digest, window_bytes=3 * 20_000)
+    assert mapped == [(3, 5000), (3, 5000), (3, 5000), (1, 5000)]  # a mapped page is resident
+    stored = full(path)[vertices].T.astype(">f4")  # (trials, vertices) as on disk
+    np.testing.assert_array_equal(values, stored.astype(np.float32))
+    assert digest.hexdigest() == hashlib.sha256(stored.tobytes()).hexdigest()
+
+
+def test_the_pages_asked_for_are_those_holding_the_wanted_values(tmp_path, rng, monkeypatch):
+    path = tmp_path / "rh.betas_session01.mgh"
+    save_mgh(path, rng.normal(size=(9000, 7)))  # 36 000 bytes per trial: pages straddle trials
+    vertices = np.concatenate([np.arange(100, 180), [3000, 3900, 8999], rng.choice(9000, 5)])
+    asked = []
+    monkeypatch.setattr(mgh.os, "posix_fadvise", lambda fd, at, n, advice: asked.append((at, n)))
+    mgh.read_vertices(path, vertices, window_bytes=2 * 36_000)
+    page = mgh.PAGE
+    assert all(at % page == 0 and 0 < n <= mgh.PREFETCH_BYTES for at, n in asked)
+    got = [p for at, n in asked for p in range(at // page, (at + n) // page)]
+    offset = nib.load(path).header.get_data_offset()
+    trials = np.arange(7)[:, None]
+    holding = np.unique((offset + 4 * (vertices[None, :] + 9000 * trials)) // page)
+    assert sorted(set(got)) == holding.tolist()  # none without a wanted value
+    assert len(got) - len(set(got)) <= 3  # asked twice: a page straddling two windows
