@@ -208,18 +208,23 @@ def _read_units(space, subject, table, trials, units, log, progress):
     )
     chunked = space.reads_units_separately(subject)
     blocks = voxel_blocks(len(units), plan[2], n_trials, chunked)
+    # blocks of units in file order: a block's reads then cover its own part of each file,
+    # not every region's spread of it again (4x fewer pages on a surface session)
+    order = np.lexsort(np.asarray(units).T[::-1])
     for step, block in enumerate(blocks):
-        noise = accumulator(table, block.stop - block.start, plan)
-        stream = _stream_sessions(space, subject, sessions, units[block], log)
+        columns = order[block]
+        noise = accumulator(table, columns.size, plan)
+        stream = _stream_sessions(space, subject, sessions, units[columns], log)
         for index, (first, betas) in enumerate(stream, 1):
             if progress is not None:
                 progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
             z = chain.session_zscore(space.psc(betas))
             noise.add(first, z)
             image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
-            raw_reps[rep, image, block] = betas[trials[image, rep] - first]
-            z_reps[rep, image, block] = z[trials[image, rep] - first]
-        ncsnr[block] = formula.ncsnr_from_noise_variance(noise.noise_variance())
+            where = (rep[:, None], image[:, None], columns[None, :])
+            raw_reps[where] = betas[trials[image, rep] - first]
+            z_reps[where] = z[trials[image, rep] - first]
+        ncsnr[columns] = formula.ncsnr_from_noise_variance(noise.noise_variance())
     return raw_reps, z_reps, ncsnr
 
 
