@@ -140,14 +140,14 @@ def cmd_synth(args, parser):
     from nsdval import synth
 
     if args.list_faults:
-        every = {**synth.FAULTS, **synth.SURFACE_FAULTS}
+        every = {**synth.FAULTS, **synth.SURFACE_FAULTS, **synth.VARIANT_FAULTS}
         width = max(len(name) for name in every)
         for name, description in every.items():
             print(f"{name:<{width}}  {description}")
         return EXIT_OK
     if args.dir is None:
         parser.error("synth: DIR is required unless --list-faults is given")
-    chosen = {name: getattr(args, name) for name in ("space", "layout")}
+    chosen = {name: getattr(args, name) for name in ("space", "layout", "variant")}
     path = synth.synthesize(
         args.dir,
         preset=args.preset,

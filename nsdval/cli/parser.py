@@ -200,6 +200,13 @@ def _add_synth_command(sub):
         choices=("packaging", "official"),
         help="where NSD's own files go (default: packaging)",
     )
+    synth.add_argument(
+        "--variant",
+        default=None,
+        metavar="VARIANT",
+        help="8subj (default), 4subj or both: which packaged files to write; 4subj needs "
+        "subjects 1, 2, 5 and 7 (--preset demo)",
+    )
     synth.add_argument("--fault", default=None, help="plant one known defect (see --list-faults)")
     synth.add_argument("--list-faults", action="store_true", help="list the faults and exit")
 

@@ -9,5 +9,16 @@ from nsdval.synth.generator import SPACES, synthesize
 from nsdval.synth.layout import LAYOUTS
 from nsdval.synth.presets import PRESETS
 from nsdval.synth.surface_faults import SURFACE_FAULTS
+from nsdval.synth.variant import FAULTS as VARIANT_FAULTS
+from nsdval.synth.variant import VARIANTS
 
-__all__ = ["FAULTS", "LAYOUTS", "PRESETS", "SPACES", "SURFACE_FAULTS", "synthesize"]
+__all__ = [
+    "FAULTS",
+    "LAYOUTS",
+    "PRESETS",
+    "SPACES",
+    "SURFACE_FAULTS",
+    "VARIANTS",
+    "VARIANT_FAULTS",
+    "synthesize",
+]

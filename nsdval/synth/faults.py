@@ -80,6 +80,17 @@ def global_stats(averaged, fault):
     return averaged.mean(axis=0), std
 
 
+def stats_rows(rows, fault):
+    """Return the image rows of the global z-score statistics: all (train only on the fault).
+
+    Examples
+    --------
+    >>> stats_rows((np.array([0, 2]), np.array([1])), "4subj-global-z-train-only").tolist()
+    [0, 2]
+    """
+    return rows[0] if fault == "4subj-global-z-train-only" else slice(None)
+
+
 def order_repetitions(per_rep, fault):
     """Return the test repetitions in stored order (reversed for ``reps-misaligned``)."""
     return per_rep[:, ::-1] if fault == "reps-misaligned" else per_rep

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from nsdval.errors import OutputError, ParameterError
-from nsdval.synth import faults, full, packager, surface_full, surface_tree
+from nsdval.synth import faults, full, packager, surface_full, surface_tree, variant_tree
 from nsdval.synth import layout as layout_module
+from nsdval.synth import variant as variant_module
 from nsdval.synth.betas import region_labels, simulate_betas, write_sessions, zero_sessions
 from nsdval.synth.design import make_design, write_expdesign
 from nsdval.synth.preprocess import (
@@ -47,6 +48,7 @@ def synthesize(
     sessions=None,
     space="volume",
     layout="packaging",
+    variant="8subj",
 ):
     """Write a synthetic NSD tree, with known ground truth.
 
@@ -72,6 +74,10 @@ def synthesize(
     layout : str
         ``"packaging"`` (default) or ``"official"`` (:mod:`nsdval.synth.layout`): where
         NSD's own files go; what is validated stays at the root.
+    variant : str
+        ``"8subj"`` (default), ``"4subj"`` or ``"both"``: which packaged files to write
+        (:mod:`nsdval.synth.variant`); the 4-subject variant needs a preset with subjects
+        1, 2, 5 and 7 (``demo``). The raw files are the same for every variant.
 
     Returns
     -------
@@ -79,15 +85,18 @@ def synthesize(
         ``out_dir``.
     """
     sizes, spaces = get_preset(preset), parse_spaces(space)
+    variants = variant_module.parse_variants(variant)
     _check_request(sizes, spaces, layout, fault, preset)
+    variant_module.check_preset(sizes, variants)
+    _check_variant_fault(fault, variants)
     sessions = _session_count(sizes, sessions, fault)
     out_dir, staging = Path(out_dir), _staging_folder(Path(out_dir))
     try:
         if sizes.streamed:
             truth = _build_full(staging, sizes, sessions, seed, spaces)
         else:
-            truth = _build(staging, sizes, seed, fault, spaces)
-        truth = _describe(preset, seed, fault, spaces, layout, truth)
+            truth = _build(staging, sizes, seed, fault, spaces, variants)
+        truth = _describe(preset, seed, fault, spaces, layout, truth, variants)
         if layout == "official":
             layout_module.to_official(staging)
         (staging / "synth.json").write_text(json.dumps(truth, indent=2) + "\n")
@@ -117,9 +126,10 @@ def _staging_folder(out_dir):
     return Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
 
 
-def _describe(preset, seed, fault, spaces, layout, truth):
+def _describe(preset, seed, fault, spaces, layout, truth, variants=("8subj",)):
     """The tree's ``synth.json``: what was asked for, then the ground truth."""
-    about = {**faults.FAULTS, **SURFACE_FAULTS}.get(fault) if fault else None
+    every = {**faults.FAULTS, **SURFACE_FAULTS, **variant_module.FAULTS}
+    about = every.get(fault) if fault else None
     return {
         "preset": preset,
         "seed": seed,
@@ -128,6 +138,7 @@ def _describe(preset, seed, fault, spaces, layout, truth):
         # absent keys mean the defaults, so a volume tree's synth.json is unchanged
         **({"spaces": list(spaces)} if spaces != ("volume",) else {}),
         **({"layout": layout} if layout != "packaging" else {}),
+        **({"variants": list(variants)} if variants != ("8subj",) else {}),
         **truth,
     }
 
@@ -156,15 +167,25 @@ def _check_fault(fault, spaces):
     """Check that ``fault`` is None or a fault of one of the tree's spaces."""
     if fault is None:
         return
+    if fault in variant_module.FAULTS:
+        return
     if fault in SURFACE_FAULTS:
         owner = "surface"
     elif fault in faults.FAULTS:
         owner = "volume"
     else:
-        names = ", ".join([*faults.FAULTS, *SURFACE_FAULTS])
+        names = ", ".join([*faults.FAULTS, *SURFACE_FAULTS, *variant_module.FAULTS])
         raise ParameterError("fault", f"expected one of {names}, got {fault!r}")
     if owner not in spaces:
         raise ParameterError("fault", f"{fault!r} is a {owner} fault; space has no {owner}")
+
+
+def _check_variant_fault(fault, variants):
+    """Check that a 4-subject fault comes with the 4-subject variant (and 8-subject ones)."""
+    if fault in variant_module.FAULTS and "4subj" not in variants:
+        raise ParameterError("fault", f"{fault!r} is a 4-subject fault; add --variant 4subj")
+    if fault is not None and fault not in variant_module.FAULTS and "8subj" not in variants:
+        raise ParameterError("fault", f"{fault!r} is an 8-subject fault; add --variant 8subj")
 
 
 def _session_count(sizes, sessions, fault):
@@ -195,10 +216,11 @@ def _build_full(root, sizes, sessions, seed, spaces):
     return truth
 
 
-def _build(root, sizes, seed, fault, spaces=("volume",)):
+def _build(root, sizes, seed, fault, spaces=("volume",), variants=("8subj",)):
     """Write every file of the tree under ``root``; return the ground-truth summary."""
-    seeds = np.random.SeedSequence(seed).spawn(5)
-    design_seed, subject_seed, feature_seed, fault_seed, surface_seed = seeds
+    # spawn(6) keeps the first five seeds of the former spawn(5): the 8-subject files stay
+    seeds = np.random.SeedSequence(seed).spawn(6)
+    design_seed, subject_seed, feature_seed, fault_seed, surface_seed, variant_seed = seeds
     design_rng = np.random.default_rng(design_seed)
     design = make_design(sizes, design_rng)
     write_expdesign(root / "metadata" / "nsd_expdesign.mat", design)
@@ -207,23 +229,41 @@ def _build(root, sizes, seed, fault, spaces=("volume",)):
     features = model_features(
         space, ids, sizes.n_features, sizes.feature_noise, np.random.default_rng(feature_seed)
     )
-    truth = {}
+    four = None
+    if "4subj" in variants:
+        four = variant_tree.plan(design, space, sizes, fault, variant_seed, variants)
+    truth, split = {}, {}
     if "volume" in spaces:
-        blocks, truth = [], {"subjects": {}}
-        for index, rng_seed in enumerate(subject_seed.spawn(sizes.n_subjects)):
-            rng = np.random.default_rng(rng_seed)
-            subject_blocks, summary = _subject(root, sizes, design, space, index, rng, fault)
-            blocks += subject_blocks
-            truth["subjects"][f"subj{index + 1:02d}"] = summary
-        split = _package(root, blocks, ids, features, fault, np.random.default_rng(fault_seed))
-    else:
+        blocks, blocks4, truth = _volume_subjects(
+            root, sizes, design, space, subject_seed, fault, four
+        )
+        if "8subj" in variants:
+            fault_rng = np.random.default_rng(fault_seed)
+            split = _package(root, blocks, ids, features, fault, fault_rng)
+        if four is not None:
+            truth["variant_4subj"] = variant_tree.write_volume(root, blocks4, four)
+    elif "8subj" in variants:
         split = _write_split(root, ids)
     truth = {**truth, **_design_summary(sizes, design), **split}
     if "surface" in spaces:
         truth["surface"] = surface_tree.build_surface(
-            root, sizes, design, space, features, fault, surface_seed
+            root, sizes, design, space, features, fault, surface_seed, four
         )
     return truth
+
+
+def _volume_subjects(root, sizes, design, space, subject_seed, fault, four):
+    """Write every subject's volume files; return the 8- and 4-subject blocks and a summary."""
+    blocks, blocks4, truth = [], [], {"subjects": {}}
+    trials4 = None if four is None else four["trials"]
+    for index, rng_seed in enumerate(subject_seed.spawn(sizes.n_subjects)):
+        rng = np.random.default_rng(rng_seed)
+        wanted = trials4 if index in variant_module.SUBJECTS else None
+        parts, summary = _subject(root, sizes, design, space, index, rng, fault, wanted)
+        blocks += parts[0]
+        blocks4 += parts[1]
+        truth["subjects"][f"subj{index + 1:02d}"] = summary
+    return blocks, blocks4, truth
 
 
 def _write_split(root, nsd_ids):
@@ -235,8 +275,12 @@ def _write_split(root, nsd_ids):
     return {"n_train": int(rows[0].size), "n_test": int(rows[1].size)}
 
 
-def _subject(root, sizes, design, space, index, rng, fault):
-    """Write one subject's ROIs, betas and ncsnr; return its blocks and a summary."""
+def _subject(root, sizes, design, space, index, rng, fault, trials4=None):
+    """Write one subject's ROIs, betas and ncsnr; return its blocks and a summary.
+
+    The blocks are a pair: those of the 8-subject images, and those of the 4-subject
+    images (``trials4``, their chronological trials; empty when ``None``).
+    """
     label = f"subj{index + 1:02d}"
     anatomy = make_anatomy(sizes.shapes[index], sizes.region_fractions, rng)
     write_rois(root / label / "rois", anatomy)
@@ -251,11 +295,14 @@ def _subject(root, sizes, design, space, index, rng, fault):
     snr[anatomy.brain] = ncsnr(session_zscore(to_psc(betas), sizes.trials), trial_ids)
     write_nifti(root / label / "betas" / "ncsnr.nii.gz", snr, np.float32)
     values = faults.preprocessed(betas, sizes.trials, fault)
-    blocks, trial_index = [], design.assembly_trials()
+    blocks, blocks4, trial_index = [], [], design.assembly_trials()
     for region in REGIONS:
         columns, coords = voxel_columns(anatomy.brain, anatomy.region_mask(region))
         per_rep = repetitions(values[:, columns], trial_index)
         blocks.append(Block(label, region, coords, snr[anatomy.brain][columns], per_rep))
+        if trials4 is not None:
+            per_rep4 = repetitions(values[:, columns], trials4)
+            blocks4.append(Block(label, region, coords, blocks[-1].ncsnr, per_rep4))
     summary = {
         "sessions": sessions,
         "volume_shape": list(sizes.shapes[index]),
@@ -263,7 +310,7 @@ def _subject(root, sizes, design, space, index, rng, fault):
         "voxels": {block.region: int(block.coords.shape[0]) for block in blocks},
         "zero_sessions": zeros,
     }
-    return blocks, summary
+    return (blocks, blocks4), summary
 
 
 def _silence(betas, anatomy, sessions, trials, rng, first):
@@ -307,14 +354,14 @@ def _package(root, blocks, nsd_ids, features, fault, rng):
     return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), "scores": scores}
 
 
-def _write_benchmark(folder, assemblies, acts, fault):
+def _write_benchmark(folder, assemblies, acts, fault, name="Allen2022_fmri"):
     """Write each region's activations and ``score.json``; return the final scores."""
     scores = {}
     for region in REGIONS:
         for split, array in zip(("train", "test"), acts, strict=True):
             packager.write_array(array, folder / region / f"activations_{split}.nc")
         report = {
-            "benchmark": f"Allen2022_fmri.{region}-ridge",
+            "benchmark": f"{name}.{region}-ridge",
             "model": "synthetic-linear",
             **score_region(*assemblies, acts, region),
         }

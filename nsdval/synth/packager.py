@@ -159,7 +159,7 @@ def brainscore_values(block, rows, fault):
         Image-major, three repetitions per image.
     """
     averaged = block.per_rep.mean(axis=1)
-    mean, std = faults.global_stats(averaged, fault)
+    mean, std = faults.global_stats(averaged[faults.stats_rows(rows, fault)], fault)
     train = (averaged[rows[0]] - mean) / std
     test = faults.order_repetitions(block.per_rep[rows[1]], fault)
     test = (test - mean) / std

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nsdval.synth import packager, surface_faults
+from nsdval.synth import faults, packager, surface_faults
 from nsdval.synth.presets import REGIONS
 from nsdval.synth.scoring import score_region
 
@@ -165,8 +165,9 @@ def brainscore_values(block, complete, rows, fault):
     averaged = surface_faults.repetition_mean(per_rep, fault)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(averaged, axis=0)
-        std = np.nanstd(averaged, axis=0)
+        stats = averaged[faults.stats_rows(rows, fault)]
+        mean = np.nanmean(stats, axis=0)
+        std = np.nanstd(stats, axis=0)
     std[std == 0] = 1.0
     train = (averaged[rows[0]] - mean) / std
     test = (per_rep[rows[1]] - mean) / std
@@ -225,7 +226,7 @@ def brainscore_assemblies(blocks, nsd_ids, complete, rows, fault):
     return tuple(arrays)
 
 
-def write_benchmark(folder, assemblies, acts, fault):
+def write_benchmark(folder, assemblies, acts, fault, name="Allen2022_fmri_surface"):
     """Write each region's activations and ``score.json``; return the final scores.
 
     The scores come from :func:`nsdval.synth.scoring.score_region` on the assemblies as
@@ -239,7 +240,7 @@ def write_benchmark(folder, assemblies, acts, fault):
         for split, array in zip(("train", "test"), acts, strict=True):
             packager.write_array(array, folder / region / f"activations_{split}.nc")
         report = {
-            "benchmark": f"Allen2022_fmri_surface.{region}-ridge",
+            "benchmark": f"{name}.{region}-ridge",
             "model": "synthetic-linear",
             **score_region(*assemblies, acts, region),
         }

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from nsdval.synth import packager, surface, surface_packager
+from nsdval.synth import packager, surface, surface_packager, variant_tree
 from nsdval.synth.fsaverage import make_labels, region_vertices, write_labels
 from nsdval.synth.presets import HEMISPHERES, REGIONS
 
@@ -26,7 +26,7 @@ SUFFIX = "_8subj"
 SPLIT_SEED = 42
 
 
-def build_surface(root, sizes, design, space, features, fault, seed):
+def build_surface(root, sizes, design, space, features, fault, seed, four=None):
     """Write the surface files of a validation tree; return its ``synth.json`` summary.
 
     Parameters
@@ -45,6 +45,9 @@ def build_surface(root, sizes, design, space, features, fault, seed):
         Active fault (surface faults change the packaged outputs; others change nothing).
     seed : numpy.random.SeedSequence
         The surface family's randomness.
+    four : dict or None
+        The 4-subject plan (:func:`nsdval.synth.variant_tree.plan`), to also write the
+        4-subject files (and, unless ``four["with_8subj"]``, not the 8-subject ones).
 
     Returns
     -------
@@ -72,10 +75,14 @@ def build_surface(root, sizes, design, space, features, fault, seed):
     complete = np.flatnonzero(min_reps == 3)
     if not np.array_equal(shared[complete], ids):
         raise RuntimeError("the images shown 3 times differ from the design's assembly images")
-    scores = _write_packaged(
-        root, blocks, (shared, min_reps, ids, complete, rows), features, fault
-    )
-    return _summary(labels, blocks, subjects, (shared, ids, complete, rows), scores, n_vertices)
+    scores = None
+    if four is None or four["with_8subj"]:
+        images = (shared, min_reps, ids, complete, rows)
+        scores = _write_packaged(root, blocks, images, features, fault)
+    truth = _summary(labels, blocks, subjects, (shared, ids, complete, rows), scores, n_vertices)
+    if four is not None:
+        truth["variant_4subj"] = variant_tree.write_surface(root, blocks, reps, shared, four)
+    return truth
 
 
 def _write_packaged(root, blocks, images, features, fault):
