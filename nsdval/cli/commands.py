@@ -140,7 +140,9 @@ def cmd_synth(args, parser):
     from nsdval import synth
 
     if args.list_faults:
-        every = {**synth.FAULTS, **synth.SURFACE_FAULTS, **synth.VARIANT_FAULTS}
+        every = {**synth.FAULTS, **synth.SURFACE_FAULTS}
+        if args.variant not in (None, "8subj", "_8subj"):  # the 4-subject faults on request
+            every.update(synth.VARIANT_FAULTS)
         width = max(len(name) for name in every)
         for name, description in every.items():
             print(f"{name:<{width}}  {description}")

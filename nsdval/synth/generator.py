@@ -52,9 +52,8 @@ def synthesize(
 ):
     """Write a synthetic NSD tree, with known ground truth.
 
-    ``tiny`` and ``demo`` are validation trees; ``full`` is a timing dataset
-    (:mod:`nsdval.synth.full`, :mod:`nsdval.synth.surface_full`). The volume and surface
-    families share one design, split and model (:mod:`nsdval.synth.surface_tree`).
+    ``tiny`` and ``demo`` are validation trees (only ``demo`` has the 4-subject files);
+    ``full`` is a timing dataset (:mod:`nsdval.synth.full`, ``surface_full``).
 
     Parameters
     ----------
@@ -65,19 +64,15 @@ def synthesize(
     seed : int
         Seed of all randomness; the same seed gives the same tree.
     fault : str or None
-        One of :data:`nsdval.synth.FAULTS` or :data:`nsdval.synth.SURFACE_FAULTS`, planted
-        in the packaged outputs of a space the tree has (not with ``full``).
+        A name in ``FAULTS``, ``SURFACE_FAULTS`` or ``VARIANT_FAULTS`` (not with ``full``).
     sessions : int or None
         Sessions to write, ``full`` only (default 4); the other presets fix their own.
     space : str or sequence of str
         ``"volume"`` (default), ``"surface"``, ``"all"`` or ``"volume,surface"``.
     layout : str
-        ``"packaging"`` (default) or ``"official"`` (:mod:`nsdval.synth.layout`): where
-        NSD's own files go; what is validated stays at the root.
+        ``"packaging"`` (default) or ``"official"`` (:mod:`nsdval.synth.layout`).
     variant : str
-        ``"8subj"`` (default), ``"4subj"`` or ``"both"``: which packaged files to write
-        (:mod:`nsdval.synth.variant`); the 4-subject variant needs a preset with subjects
-        1, 2, 5 and 7 (``demo``). The raw files are the same for every variant.
+        ``"8subj"`` (default), ``"4subj"`` or ``"both"`` (:mod:`nsdval.synth.variant`).
 
     Returns
     -------
@@ -85,10 +80,7 @@ def synthesize(
         ``out_dir``.
     """
     sizes, spaces = get_preset(preset), parse_spaces(space)
-    variants = variant_module.parse_variants(variant)
-    _check_request(sizes, spaces, layout, fault, preset)
-    variant_module.check_preset(sizes, variants)
-    _check_variant_fault(fault, variants)
+    variants = _check_request(sizes, spaces, layout, fault, preset, variant)
     sessions = _session_count(sizes, sessions, fault)
     out_dir, staging = Path(out_dir), _staging_folder(Path(out_dir))
     try:
@@ -109,13 +101,17 @@ def synthesize(
     return out_dir
 
 
-def _check_request(sizes, spaces, layout, fault, preset):
-    """Raise :class:`ParameterError` for a layout, space or fault the preset cannot write."""
+def _check_request(sizes, spaces, layout, fault, preset, variant="8subj"):
+    """Check layout, spaces, variants and fault against the preset; return the variants."""
     if layout not in layout_module.LAYOUTS:
         raise ParameterError("layout", f"expected packaging or official, got {layout!r}")
     if "surface" in spaces and sizes.surface is None:
         raise ParameterError("space", f"the {preset} preset has no surface sizes")
     _check_fault(fault, spaces)
+    variants = variant_module.parse_variants(variant)
+    variant_module.check_preset(sizes, variants)
+    _check_variant_fault(fault, variants)
+    return variants
 
 
 def _staging_folder(out_dir):
