@@ -12,6 +12,8 @@ from nsdval.errors import ParameterError
 from nsdval.synth import VARIANT_FAULTS, synthesize
 from nsdval.synth.variant import parse_variants
 
+pytestmark = pytest.mark.slow  # demo trees: the only preset with subjects 1, 2, 5 and 7
+
 FOUR = (1, 2, 5, 7)
 
 
