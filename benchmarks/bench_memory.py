@@ -18,13 +18,20 @@ fixed image set (those of the fewest sessions), which isolates the effect of the
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import full_tree, header, parse_args, peak_rss_mb, seed_bypass, session_view
+from common import (
+    full_tree,
+    header,
+    measure_child,
+    parse_args,
+    peak_rss_mb,
+    rss_line,
+    seed_bypass,
+    session_view,
+)
 
 REGIONS = ("V1", "V2", "V4", "IT")
 
@@ -52,22 +59,6 @@ def child(kind, root, fixed_root):
     print(json.dumps({"peak_mb": peak_rss_mb(), "seconds": seconds, "images": len(ids)}))
 
 
-def measure(kind, root, fixed_root=None):
-    command = [sys.executable, __file__, "--child", kind, str(root)]
-    if fixed_root is not None:
-        command += ["--fixed", str(fixed_root)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def line(label, result):
-    print(
-        f"{label:<46} peak {result['peak_mb']:7.0f} MB   {result['seconds']:7.2f} s   "
-        f"{result['images']} images",
-        flush=True,
-    )
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,2", help="comma list of session counts")
@@ -82,16 +73,19 @@ def main():
     header("bench_memory: peak RSS of a subject's extraction (V1, V2, V4, IT), fresh process")
     with full_tree(max(counts), args.tree) as tree:
         views = {n: session_view(tree, n, tree.parent / f"view{n}") for n in counts}
-        floor = measure("imports", views[counts[0]])
-        line("imports only (floor)", floor)
+        floor = measure_child(__file__, "imports", views[counts[0]])
+        rss_line("imports only (floor)", floor)
         for n in counts:
-            line(f"nsdval, {n} session(s), their images", measure("nsdval", views[n]))
-            fixed = measure("nsdval", views[n], views[counts[0]])
-            line(f"nsdval, {n} session(s), images of {counts[0]}", fixed)
-        cached = measure("cached", views[counts[-1]])
-        line(f"nsdval + cache write, {counts[-1]} session(s)", cached)
-        seed = measure("seed", views[counts[0]])
-        line(f"seed loop, V4 only, {counts[0]} session(s)", seed)
+            rss_line(
+                f"nsdval, {n} session(s), their images",
+                measure_child(__file__, "nsdval", views[n]),
+            )
+            fixed = measure_child(__file__, "nsdval", views[n], views[counts[0]])
+            rss_line(f"nsdval, {n} session(s), images of {counts[0]}", fixed)
+        cached = measure_child(__file__, "cached", views[counts[-1]])
+        rss_line(f"nsdval + cache write, {counts[-1]} session(s)", cached)
+        seed = measure_child(__file__, "seed", views[counts[0]])
+        rss_line(f"seed loop, V4 only, {counts[0]} session(s)", seed)
 
 
 if __name__ == "__main__":

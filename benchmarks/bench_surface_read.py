@@ -46,8 +46,6 @@ reproduced), to measure the bytes where they are not the whole file.
 import argparse
 import dataclasses
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -69,8 +67,10 @@ from bench_cold_read import (
 from common import (
     full_tree,
     header,
+    measure_child,
     parse_args,
     peak_rss_mb,
+    rss_line,
     seed_trial_info,
     session_view,
 )
@@ -332,23 +332,6 @@ def child(kind, root, fixed_root):
     print(json.dumps({"peak_mb": peak_rss_mb(), "seconds": seconds, "images": len(ids)}))
 
 
-def measure(kind, root, fixed_root=None):
-    command = [sys.executable, __file__, "--child", kind, str(root)]
-    if fixed_root is not None:
-        command += ["--fixed", str(fixed_root)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def rss_line(label, result):
-    print(
-        f"{label:<46} peak {result['peak_mb']:7.0f} MB   {result['seconds']:7.2f} s   "
-        f"{result['images']} images",
-        flush=True,
-    )
-    return result["peak_mb"]
-
-
 def memory(tree, counts, workdir):
     """Peak RSS of nsdval per session count (fresh processes) and of the notebook's loop.
 
@@ -357,14 +340,17 @@ def memory(tree, counts, workdir):
     """
     views = {n: session_view(tree, n, workdir / f"view{n}", "surface") for n in counts}
     first = views[counts[0]]
-    floor = rss_line("imports only (floor)", measure("imports", first))
+    floor = rss_line("imports only (floor)", measure_child(__file__, "imports", first))
     theirs, fixed = {}, {}
     for n in counts:
         label = f"nsdval, {n} session(s)"
-        theirs[n] = rss_line(f"{label}, their images", measure("nsdval", views[n]))
-        fixed[n] = rss_line(f"{label}, images of {counts[0]}", measure("nsdval", views[n], first))
+        theirs[n] = rss_line(f"{label}, their images", measure_child(__file__, "nsdval", views[n]))
+        fixed[n] = rss_line(
+            f"{label}, images of {counts[0]}", measure_child(__file__, "nsdval", views[n], first)
+        )
     notebook = rss_line(
-        f"notebook loop, {RSS_REGION} only, {counts[0]} session(s)", measure("notebook", first)
+        f"notebook loop, {RSS_REGION} only, {counts[0]} session(s)",
+        measure_child(__file__, "notebook", first),
     )
     return floor, theirs, fixed, notebook
 

@@ -6,9 +6,12 @@ and the seed notebook's raw-bypass loop, re-implemented as the seed wrote it.
 """
 
 import contextlib
+import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
@@ -134,6 +137,28 @@ def peak_rss_mb():
 
 
 # ---------------------------------------------------------------- the seed's raw bypass
+
+
+def measure_child(script, kind, root, fixed_root=None):
+    """Run ``script --child KIND ROOT [--fixed FIXED]`` in a fresh process; its JSON line.
+
+    A fresh process per measurement, so each peak RSS (``VmHWM``) is its own.
+    """
+    command = [sys.executable, str(script), "--child", kind, str(root)]
+    if fixed_root is not None:
+        command += ["--fixed", str(fixed_root)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rss_line(label, result):
+    """Print one peak-RSS measurement; return its MB."""
+    print(
+        f"{label:<46} peak {result['peak_mb']:7.0f} MB   {result['seconds']:7.2f} s   "
+        f"{result['images']} images",
+        flush=True,
+    )
+    return result["peak_mb"]
 
 
 def seed_n_sessions(root, subj):
