@@ -28,7 +28,6 @@ from nsdval.synth.preprocess import (
     voxel_columns,
 )
 from nsdval.synth.presets import REGIONS, get_preset
-from nsdval.synth.scoring import score_region
 from nsdval.synth.signal import make_image_space, model_features
 from nsdval.synth.surface_faults import SURFACE_FAULTS
 from nsdval.synth.volumes import make_anatomy, write_nifti, write_rois
@@ -346,25 +345,14 @@ def _package(root, blocks, nsd_ids, features, fault, rng):
     for split, assembly in zip(("train", "test"), assemblies, strict=True):
         packager.write_array(assembly, root / "brainscore" / f"Allen2022_fmri_{split}_8subj.nc")
     acts = tuple(packager.activations(features[r], labelled[r]) for r in bs_rows)
-    scores = _write_benchmark(root / "benchmark", assemblies, acts, fault)
+    scores = packager.write_benchmark(
+        root / "benchmark",
+        assemblies,
+        acts,
+        "Allen2022_fmri",
+        falsify=lambda report, region: faults.falsify_score(report, region, fault),
+    )
     return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), "scores": scores}
-
-
-def _write_benchmark(folder, assemblies, acts, fault, name="Allen2022_fmri"):
-    """Write each region's activations and ``score.json``; return the final scores."""
-    scores = {}
-    for region in REGIONS:
-        for split, array in zip(("train", "test"), acts, strict=True):
-            packager.write_array(array, folder / region / f"activations_{split}.nc")
-        report = {
-            "benchmark": f"{name}.{region}-ridge",
-            "model": "synthetic-linear",
-            **score_region(*assemblies, acts, region),
-        }
-        report = faults.falsify_score(report, region, fault)
-        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
-        scores[region] = report["score"]
-    return scores
 
 
 def _design_summary(sizes, design):

@@ -8,11 +8,15 @@ stores its assemblies.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from nsdval.synth import faults
+from nsdval.synth.presets import REGIONS
+from nsdval.synth.scoring import score_region
 
 TIME_BIN = (70, 170)
 TRAIN_FRACTION = 0.8
@@ -256,3 +260,36 @@ def write_array(array, path):
     """Write a DataArray as netCDF with h5netcdf, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     array.to_netcdf(path, engine="h5netcdf")
+
+
+def write_benchmark(folder, assemblies, acts, name, falsify=None):
+    """Write each region's activations and ``score.json``; return the final scores.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The benchmark folder (``benchmark/``, ``benchmark_surface/``, ...).
+    assemblies : (train, test) xarray.DataArray
+        The Brain-Score assemblies as packaged, scored by
+        :func:`nsdval.synth.scoring.score_region`.
+    acts : (train, test) xarray.DataArray
+        The model activations.
+    name : str
+        Benchmark family, e.g. ``Allen2022_fmri``; ``score.json`` names ``NAME.REGION-ridge``.
+    falsify : callable or None
+        ``falsify(report, region)`` returns the report to write (a planted fault).
+    """
+    scores = {}
+    for region in REGIONS:
+        for split, array in zip(("train", "test"), acts, strict=True):
+            write_array(array, folder / region / f"activations_{split}.nc")
+        report = {
+            "benchmark": f"{name}.{region}-ridge",
+            "model": "synthetic-linear",
+            **score_region(*assemblies, acts, region),
+        }
+        if falsify is not None:
+            report = falsify(report, region)
+        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+        scores[region] = report["score"]
+    return scores

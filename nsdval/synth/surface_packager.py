@@ -17,7 +17,6 @@ assemblies") and Brain-Score's surface packaging notebooks:
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
@@ -26,7 +25,6 @@ import xarray as xr
 
 from nsdval.synth import faults, packager, surface_faults
 from nsdval.synth.presets import REGIONS
-from nsdval.synth.scoring import score_region
 
 NEUROID_COORDS = ["neuroid_id", "subject", "hemisphere", "vertex_index", "region", "nc_testset"]
 
@@ -235,15 +233,4 @@ def write_benchmark(folder, assemblies, acts, fault, name="Allen2022_fmri_surfac
     """
     if fault == "surface-nan-not-filled":
         assemblies = tuple(array.fillna(0.0) for array in assemblies)
-    scores = {}
-    for region in REGIONS:
-        for split, array in zip(("train", "test"), acts, strict=True):
-            packager.write_array(array, folder / region / f"activations_{split}.nc")
-        report = {
-            "benchmark": f"{name}.{region}-ridge",
-            "model": "synthetic-linear",
-            **score_region(*assemblies, acts, region),
-        }
-        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
-        scores[region] = report["score"]
-    return scores
+    return packager.write_benchmark(folder, assemblies, acts, name)

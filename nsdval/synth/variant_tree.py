@@ -16,13 +16,10 @@ subjects 1, 2, 5 and 7, with the repetitions of the 4-subject images.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from nsdval.synth import packager, surface_packager, variant
 from nsdval.synth.presets import REGIONS
-from nsdval.synth.scoring import score_region
 from nsdval.synth.signal import model_features
 
 SPLIT_FILE = "train_test_split_4subj.csv"
@@ -88,24 +85,10 @@ def write_volume(root, blocks, four):
     assemblies = packager.brainscore_assemblies(blocks, ids, rows, fault, None)
     for split, array in zip(("train", "test"), assemblies, strict=True):
         packager.write_array(array, root / "brainscore" / f"Allen2022_fmri_{split}_4subj.nc")
-    scores = _write_benchmark(root / "benchmark_4subj", assemblies, _activations(four))
+    scores = packager.write_benchmark(
+        root / "benchmark_4subj", assemblies, _activations(four), "Allen2022_fmri_4subj"
+    )
     return _summary(four, blocks, scores)
-
-
-def _write_benchmark(folder, assemblies, acts):
-    """Write each region's activations and ``score.json``; return the final scores."""
-    scores = {}
-    for region in REGIONS:
-        for split, array in zip(("train", "test"), acts, strict=True):
-            packager.write_array(array, folder / region / f"activations_{split}.nc")
-        report = {
-            "benchmark": f"Allen2022_fmri_4subj.{region}-ridge",
-            "model": "synthetic-linear",
-            **score_region(*assemblies, acts, region),
-        }
-        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
-        scores[region] = report["score"]
-    return scores
 
 
 def write_surface(root, blocks, reps, shared, four):
