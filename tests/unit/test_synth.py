@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import xarray as xr
+from design_reading import expdesign, trial_images
 from sklearn.linear_model import Ridge
 
 from nsdval import cli
@@ -74,21 +75,6 @@ def region_mask(root, subject, region):
         return ((lh == 5) | (rh == 5)).T
     labels = {"V1": [1, 2], "V2": [3, 4], "V4": [7]}[region]
     return np.isin(roi(root, subject, "prf-visualrois"), labels).T
-
-
-def expdesign(root):
-    mat = scipy.io.loadmat(root / "metadata" / "nsd_expdesign.mat")
-    return (
-        mat["masterordering"].ravel().astype(int),
-        mat["subjectim"].astype(int),
-        mat["sharedix"].ravel().astype(int),
-    )
-
-
-def trial_images(root, subject_index, n_trials):
-    """0-based NSD id of each of a subject's trials."""
-    order, subjectim, _ = expdesign(root)
-    return subjectim[subject_index, order[:n_trials] - 1] - 1
 
 
 def n_trials_of(root, subject):

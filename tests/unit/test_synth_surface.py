@@ -15,8 +15,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.io
 import xarray as xr
+from design_reading import expdesign, trial_images
 from sklearn.linear_model import Ridge
 
 from nsdval import cli
@@ -83,20 +83,6 @@ def betas(root, subject, hemi):
 
 def n_trials_per_session(root, subject):
     return nib.load(session_paths(root, subject, "lh")[0]).shape[3]
-
-
-def expdesign(root):
-    mat = scipy.io.loadmat(root / "metadata" / "nsd_expdesign.mat")
-    return (
-        mat["masterordering"].ravel().astype(int),
-        mat["subjectim"].astype(int),
-        mat["sharedix"].ravel().astype(int),
-    )
-
-
-def trial_images(root, index, n_trials):
-    order, subjectim, _ = expdesign(root)
-    return subjectim[index, order[:n_trials] - 1] - 1
 
 
 @contextlib.contextmanager
