@@ -62,7 +62,9 @@ def mgh_header(path, what):
     return shape, dtype, offset
 
 
-def read_vertices(path, vertices, *, what="surface betas file", digest=None, window_bytes=None):
+def read_vertices(
+    path, vertices, *, what="surface betas file", digest=None, window_bytes=None, expected=None
+):
     """Values of some vertices of an MGH file, every frame: ``(n_frames, n_vertices)``.
 
     Parameters
@@ -77,12 +79,16 @@ def read_vertices(path, vertices, *, what="surface betas file", digest=None, win
         Updated with the bytes read (the wanted values, frame by frame, as stored).
     window_bytes : int or None
         Bytes mapped at once; :data:`WINDOW_BYTES` by default.
+    expected : tuple of int or None
+        The shape the file must have (the first session's), checked on the header read here.
 
     Returns
     -------
     (n_frames, n) float32 array (native byte order)
     """
     shape, dtype, offset = mgh_header(path, what)
+    if expected is not None and shape != tuple(expected):
+        raise InputError(path, f"shape {shape} differs from the first session's {expected}")
     vertices = np.asarray(vertices, dtype=np.int64).reshape(-1)
     if vertices.size and (vertices.min() < 0 or vertices.max() >= shape[0]):
         raise InputError(path, f"vertices outside the hemisphere's {shape[0]}")
