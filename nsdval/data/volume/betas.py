@@ -144,7 +144,7 @@ def _read_bounding_box(dset, coords, digest):
     return box[:, local[:, 0], local[:, 1], local[:, 2]]
 
 
-def read_voxels(path, coords, *, digest=None):
+def read_voxels(path, coords, *, digest=None, expected=None):
     """Read the stored int16 betas of some voxels of one session.
 
     Parameters
@@ -156,6 +156,8 @@ def read_voxels(path, coords, *, digest=None):
     digest : hashlib hash or None
         Updated with the bytes read: each voxel's chunk in the order of ``coords`` (NSD's
         per-voxel chunks), else the bounding box as stored.
+    expected : tuple of int or None
+        The shape ``/betas`` must have (the first session's), checked on the open file.
 
     Returns
     -------
@@ -170,6 +172,9 @@ def read_voxels(path, coords, *, digest=None):
     coords = np.asarray(coords, dtype=np.int64).reshape(-1, 3)
     handle, dset = _open_betas(path)
     with handle:
+        found = tuple(int(n) for n in dset.shape)
+        if expected is not None and found != tuple(expected):
+            raise InputError(path, f"/betas shape {found} differs from session 1's {expected}")
         spatial = np.array(dset.shape[1:])
         if coords.size and (coords.min() < 0 or np.any(coords.max(axis=0) >= spatial)):
             raise InputError(path, f"voxels outside the betas volume {tuple(spatial)}")
