@@ -1,4 +1,4 @@
-/* nsdval run index: filter the report table by status, subject, region and template, and
+/* nsdval run index: filter the report table by status, subject, region, template and family, and
    sort it by any column header. Rows keep their server-side order (worst first) as the
    tie-breaker; nothing is fetched and no markup is built from data. */
 (function () {
@@ -11,7 +11,7 @@
   var shown = document.getElementById("reports-shown");
   var menus = Array.prototype.slice.call(form.querySelectorAll("select[data-filter]"));
   var heads = Array.prototype.slice.call(table.querySelectorAll("th[data-sort]"));
-  var sortKeys = { rank: "rank", id: "id", template: "template", subject: "subject",
+  var sortKeys = { rank: "rank", id: "id", template: "template", family: "family", subject: "subject",
                    region: "regionKey", seconds: "seconds" };
 
   rows.forEach(function (row, i) { row.setAttribute("data-order", String(i)); });

@@ -29,8 +29,14 @@ from pathlib import Path
 from nsdval.analysis.checks import STATUSES
 from nsdval.errors import InputError, MissingInputError
 
-SCHEMA_VERSION = 1
-"""Version of a record's JSON form and of the files holding records (sidecar, results.json)."""
+SCHEMA_VERSION = 2
+"""Version of a record's JSON form and of the files holding records (sidecar, results.json).
+
+Version 2 added ``family``; records of version 1 are read as the volume 8-subject family's
+(the only one nsdval validated then).
+"""
+READABLE_VERSIONS = (1, SCHEMA_VERSION)
+DEFAULT_FAMILY = "volume_8subj"
 
 RESULTS = "results.json"
 REQUIRED = ("id", "template", "status")
@@ -51,7 +57,10 @@ class ReportRecord:
     template : str
         Template notebook, e.g. ``"assembly_validation"``.
     subject, region : str or None
-        Scope, e.g. ``"subj01"`` and ``"V4"``; ``None`` for the run-wide structure report.
+        Scope, e.g. ``"subj01"`` and ``"V4"``; ``None`` for the family-wide structure report.
+    family : str
+        The assembly family the report validates (``volume_8subj``, ``surface_4subj``, see
+        :mod:`nsdval.data.families`).
     status : {'pass', 'warn', 'fail', 'error'}
         Worst status of the checks, or ``error`` when the notebook recorded none.
     notebook, html : str or None
@@ -78,6 +87,7 @@ class ReportRecord:
     template: str
     subject: str | None = None
     region: str | None = None
+    family: str = DEFAULT_FAMILY
     status: str
     notebook: str | None = None
     html: str | None = None
@@ -105,8 +115,8 @@ class ReportRecord:
 
         Examples
         --------
-        >>> list(ReportRecord(id="r", template="t", status="pass").to_dict())[:5]
-        ['id', 'template', 'subject', 'region', 'status']
+        >>> list(ReportRecord(id="r", template="t", status="pass").to_dict())[:6]
+        ['id', 'template', 'subject', 'region', 'family', 'status']
         """
         out = asdict(self)
         out["checks"] = list(out["checks"])
@@ -121,8 +131,8 @@ class ReportRecord:
         data : Mapping
             :meth:`to_dict`'s keys; ``id``, ``template`` and ``status`` are required, the
             others default. A ``schema_version`` key (a sidecar's) must be
-            :data:`SCHEMA_VERSION`; without one the record is taken to be of this version
-            (``results.json`` carries the version of the records it lists).
+            one of :data:`READABLE_VERSIONS`; without one the record is taken to be of this
+            version (``results.json`` carries the version of the records it lists).
 
         Raises
         ------
@@ -167,21 +177,22 @@ def _check_keys(values):
 
 
 def check_schema_version(version, *, what):
-    """Refuse a schema version other than :data:`SCHEMA_VERSION`, saying whose it may be.
+    """Refuse a schema version not in :data:`READABLE_VERSIONS`, saying whose it may be.
 
     Examples
     --------
-    >>> check_schema_version(2, what="results.json")
+    >>> check_schema_version(3, what="results")
     Traceback (most recent call last):
     ...
-    ValueError: results.json has schema_version 2, this nsdval reads 1: written by a newer nsdval
+    ValueError: results has schema_version 3, this nsdval reads 1 and 2: written by a newer nsdval
     """
-    if type(version) is int and version == SCHEMA_VERSION:
+    if type(version) is int and version in READABLE_VERSIONS:
         return
     newer = type(version) is int and version > SCHEMA_VERSION
     whose = "written by a newer nsdval" if newer else "not written by nsdval"
     raise ValueError(
-        f"{what} has schema_version {version!r}, this nsdval reads {SCHEMA_VERSION}: {whose}"
+        f"{what} has schema_version {version!r}, this nsdval reads "
+        f"{' and '.join(map(str, READABLE_VERSIONS))}: {whose}"
     )
 
 

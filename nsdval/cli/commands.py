@@ -18,8 +18,12 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def print_progress(record, done, total, *, unchanged=False):
-    """One line per report: position, status, scope, template, seconds (or "unchanged")."""
-    scope = " ".join(p for p in (record.subject, record.region) if p) or "run"
+    """One line per report: position, status, scope, template, seconds (or "unchanged").
+
+    The scope names the family of a report outside the volume 8-subject one.
+    """
+    family = None if record.family == "volume_8subj" else record.family
+    scope = " ".join(p for p in (family, record.subject, record.region) if p) or "run"
     took = "unchanged" if unchanged else f"{record.seconds:6.1f} s"
     print(
         f"[{done:>{len(str(total))}}/{total}] {record.status:<5} {scope:<10} "
@@ -60,8 +64,8 @@ def cmd_run(args):
         executor=args.executor,
         scheduler=args.scheduler,
         parameters=dict(args.parameters),
-        variant=args.variant,
-        space=args.space,
+        spaces=args.space,
+        variants=args.variant,
         folders={
             f"{n}_dir": getattr(args, f"{n}_dir")
             for n in ("assemblies", "brainscore", "benchmark")

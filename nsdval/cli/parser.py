@@ -1,95 +1,24 @@
-"""The arguments of ``nsdval``: its parser, its subcommands and their argument types."""
+"""The parser of ``nsdval``: its subcommands and options (types in :mod:`nsdval.cli.types`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 import nsdval
 from nsdval.cli.environment import HELP as ENVIRONMENT
-from nsdval.data.layout import DEFAULT_VARIANT, REGIONS
-
-
-def parse_subjects(text):
-    """Parse ``1-8``, ``1,3`` or ``2`` into a tuple of subject numbers.
-
-    Examples
-    --------
-    >>> parse_subjects("1-3,5")
-    (1, 2, 3, 5)
-    """
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise argparse.ArgumentTypeError(f"subjects: expected e.g. 1-8 or 1,3, got {text!r}")
-        out.extend(range(int(low), int(high or low) + 1))
-    return tuple(sorted(set(out)))
-
-
-def parse_regions(text):
-    """Parse ``V1,V4`` into a tuple of regions, refusing unknown names."""
-    regions = tuple(r.strip() for r in text.split(",") if r.strip())
-    unknown = [r for r in regions if r not in REGIONS]
-    if unknown or not regions:
-        raise argparse.ArgumentTypeError(
-            f"regions: expected a comma list of {', '.join(REGIONS)}, got {text!r}"
-        )
-    return regions
-
-
-def parse_parameter(text):
-    """Parse ``name=value``; the value as JSON (numbers, true/false) or else a string.
-
-    Examples
-    --------
-    >>> parse_parameter("tolerance=1e-6")
-    ('tolerance', 1e-06)
-    >>> parse_parameter("variant=_8subj")
-    ('variant', '_8subj')
-    """
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f"-p: expected name=value, got {text!r}")
-    literals = {"True": True, "False": False}
-    if value in literals:
-        return name.strip(), literals[value]
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = value
-    if not isinstance(parsed, (int, float, bool, str)):
-        parsed = value
-    return name.strip(), parsed
-
-
-def _jobs(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"--jobs: expected a positive integer, got {text!r}")
-    return int(text)
-
-
-def _seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def _tolerance(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+from nsdval.cli.types import (
+    _jobs,
+    _seconds,
+    _tolerance,
+    parse_parameter,
+    parse_regions,
+    parse_spaces,
+    parse_subjects,
+    parse_variants,
+)
+from nsdval.data.layout import REGIONS
 
 
 def build_parser():
@@ -118,13 +47,24 @@ def _add_run_command(sub):
     """The ``run`` subcommand: every report on an NSD tree."""
     run = sub.add_parser("run", help="run every report on an NSD tree", epilog=ENVIRONMENT)
     run.add_argument("--nsd-root", required=True, type=Path, help="NSD root folder")
-    run.add_argument("--variant", default=DEFAULT_VARIANT, help="assembly file suffix")
     run.add_argument(
         "--space",
-        default="volume",
-        choices=("volume", "surface"),
-        help="the assemblies to validate: volume (Allen2022_fmri, default) or surface "
-        "(Allen2022_fmri_surface, from the fsaverage MGH betas)",
+        type=parse_spaces,
+        default=None,
+        metavar="SPACE",
+        help="assembly families to validate, by space: volume (Allen2022_fmri, from the "
+        "HDF5 betas), surface (Allen2022_fmri_surface, from the fsaverage MGH betas), a "
+        "comma list, or all (default: every family the tree holds)",
+    )
+    run.add_argument(
+        "--variant",
+        type=parse_variants,
+        default=None,
+        metavar="VARIANT",
+        help="assembly families to validate, by file suffix: _8subj (515 images), _4subj "
+        "(subjects 1, 2, 5, 7; 1000 images), a comma list, or all (default: every family "
+        "the tree holds). Reports of the volume _8subj family sit in OUT/subjSS/REGION, "
+        "those of another family in OUT/SPACE_VARIANT/subjSS/REGION",
     )
     for name in ("assemblies", "brainscore", "benchmark"):
         run.add_argument(

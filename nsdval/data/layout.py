@@ -10,9 +10,12 @@ Two NSD layouts are supported and told apart from the root folder:
     ``nsddata/ppdata/subjSS/func1pt8mm/roi``, ``nsddata/experiments/nsd``.
 
 Beside the NSD files, both keep the assemblies under validation in ``assemblies/`` and
-``brainscore/`` and the benchmark output in ``benchmark/REGION/``; each folder can be moved
-with an explicit override. Nothing here opens a file: :meth:`NsdLayout.validate` only checks
-that the required files exist.
+``brainscore/`` and the benchmark output in ``benchmark/REGION/`` (the surface family in
+``brainscore_surface/`` and ``benchmark_surface/``; a variant other than ``_8subj`` keeps its
+benchmark output in ``benchmark[_surface]VARIANT/``, or in the shared folder when the tree
+holds no ``_8subj`` family of that space); each folder can be moved with an explicit
+override. Nothing here opens a file: :meth:`NsdLayout.validate` only checks that the
+required files exist.
 """
 
 from __future__ import annotations
@@ -194,7 +197,15 @@ class NsdLayout:
     def _benchmark(self):
         if self.benchmark_dir:
             return Path(self.benchmark_dir)
-        return self.root / f"benchmark{self._suffix()}"
+        shared = self.root / f"benchmark{self._suffix()}"
+        if self.variant == DEFAULT_VARIANT:
+            return shared
+        own = self.root / f"benchmark{self._suffix()}{self.variant}"
+        # a tree of this variant alone may keep its benchmark in the shared folder
+        default = f"Allen2022_fmri{self._suffix()}_train{DEFAULT_VARIANT}.nc"
+        if own.is_dir() or (self._brainscore() / default).is_file():
+            return own
+        return shared
 
     def split_csv(self):
         """CSV of the train/test split (columns ``stimulus_id``, ``nsd_id``, ``split``)."""

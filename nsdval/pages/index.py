@@ -1,14 +1,16 @@
 """The index page of a run.
 
-Status, counts, one subject x region matrix per template, the filterable table of reports,
-the benchmark summary and the provenance.
+Status, counts, the families validated (a space x variant grid), then per family its
+structure report, one subject x region matrix per template and the benchmark summary; the
+filterable table of every report and the provenance.
 """
 
 from __future__ import annotations
 
 import math
 
-from nsdval.analysis.record import ReportRecord
+from nsdval.analysis.record import DEFAULT_FAMILY, ReportRecord
+from nsdval.data.families import family_of_key, family_order
 from nsdval.data.layout import REGIONS
 from nsdval.pages.shell import (
     STATUSES,
@@ -39,6 +41,7 @@ def _report_rows(reports: list[ReportRecord]) -> list[dict]:
             "template": rec.template,
             "subject": rec.subject or "",
             "region": rec.region or "",
+            "family": rec.family,
         }
         row["status"] = rec.status  # a ReportRecord's status is one of STATUSES
         row["check_statuses"] = [c["status"] for c in checks]
@@ -89,6 +92,59 @@ def _matrices(rows: list[dict]) -> list[dict]:
         ]
         matrices.append({"template": template, "regions": regions, "rows": table})
     return matrices
+
+
+def _family_sections(rows: list[dict], results: dict) -> list[dict]:
+    """Per family of the run, in space then variant order: its status and its sections.
+
+    Each entry holds the family's ``key`` and ``label``, ``anchor`` (the prefix of its
+    section ids: empty for the volume 8-subject family, whose sections keep the ids they
+    always had), ``status`` (worst of its reports), its ``structure`` rows, its subject x
+    region ``matrices`` and its ``benchmark`` rows.
+    """
+    benchmarks = dict(results.get("families") or {})
+    if results.get("benchmark") and DEFAULT_FAMILY not in benchmarks:
+        benchmarks[DEFAULT_FAMILY] = results["benchmark"]  # results of one family only
+    keys = {r["family"] for r in rows} | {k for k, v in benchmarks.items() if v}
+    families = sorted((family_of_key(k) for k in keys), key=family_order)
+    sections = []
+    for family in families:
+        own = [r for r in rows if r["family"] == family.key]
+        records = [r for r in results.get("reports") or [] if r.family == family.key]
+        sections.append(
+            {
+                "key": family.key,
+                "label": family.label,
+                "anchor": f"{family.prefix}-" if family.prefix else "",
+                "status": _worst(own),
+                "counts": status_counts(r["status"] for r in own),
+                "structure": [r for r in own if not (r["subject"] or r["region"])],
+                "matrices": _matrices(own),
+                "benchmark": _benchmark_rows(benchmarks.get(family.key), records),
+            }
+        )
+    return sections
+
+
+def _worst(rows: list[dict]) -> str | None:
+    return min((r["status"] for r in rows), key=status_rank, default=None)
+
+
+def _family_grid(sections: list[dict]) -> dict:
+    """The space x variant grid of the run's families: rows of cells (None: not validated)."""
+    families = sorted((family_of_key(s["key"]) for s in sections), key=family_order)
+    variants = list(dict.fromkeys(f.variant for f in sorted(families, key=_variant_first)))
+    spaces = list(dict.fromkeys(f.space for f in families))
+    by_key = {s["key"]: s for s in sections}
+    rows = [
+        {"space": space, "cells": [by_key.get(f"{space}{variant}") for variant in variants]}
+        for space in spaces
+    ]
+    return {"variants": [v.lstrip("_") for v in variants], "rows": rows}
+
+
+def _variant_first(family):
+    return family_order(family)[2:]
 
 
 def _benchmark_rows(
@@ -187,6 +243,7 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
         The whole HTML document; all links are relative to the run folder.
     """
     rows = _report_rows(results.get("reports") or [])
+    sections = _family_sections(rows, results)
     status = known_status(results.get("status"), source="results.json", what="the run")
     context = {
         "created": results.get("created"),
@@ -196,11 +253,10 @@ def render_index(*, results: dict, manifest: dict | None = None) -> str:
         "status": status,
         "report_counts": status_counts(r["status"] for r in rows),
         "check_counts": status_counts(s for r in rows for s in r["check_statuses"]),
-        "structure": [r for r in rows if not (r["subject"] or r["region"])],
-        "matrices": _matrices(rows),
+        "families": sections,
+        "family_grid": _family_grid(sections),
         "reports": rows,
         "filters": _filters(rows),
-        "benchmark": _benchmark_rows(results.get("benchmark"), results.get("reports")),
         "provenance": _provenance(manifest),
         "comparison": _comparison_link(results.get("comparison")),
     }
@@ -219,6 +275,7 @@ def _filters(rows: list[dict]) -> list[dict]:
         "subject": sorted({r["subject"] for r in rows} - {""}),
         "region": sorted({r["region"] for r in rows} - {""}, key=_region_key),
         "template": sorted({r["template"] for r in rows} - {""}),
+        "family": sorted({r["family"] for r in rows}),
     }
     return [
         {

@@ -243,6 +243,7 @@ def make_record(job, payload, error, seconds, rerun):
         template=job.template,
         subject=subject_label(job.subject) if job.subject else None,
         region=job.region,
+        family=job.family,
         status=status,
         notebook=f"{job.rel_dir}/{job.template}.ipynb",
         html=f"{job.rel_dir}/{job.template}.html",

@@ -127,11 +127,18 @@ def existing_folder(path):
     return Path.cwd()
 
 
-def describe_run_inputs(layout, subjects, regions, *, config, out, on_progress=None):
-    """The manifest's input entries, described as ``config.hash_mode`` asks."""
+def describe_run_inputs(runs, regions, *, config, out, on_progress=None):
+    """The manifest's input entries of every family of a run, as ``config.hash_mode`` asks.
+
+    ``regions`` maps a family key to the regions its reports cover.
+    """
+    files = {}
+    for run in runs:
+        found = run.layout.input_files(run.subjects, regions[run.family.key])
+        files.update(dict.fromkeys(found))
     return manifest.describe_inputs(
-        layout.input_files(subjects, regions),
-        root=layout.root,
+        list(files),
+        root=runs[0].layout.root,
         hash_mode=config.hash_mode,
         previous=incremental.previous_inputs(out),
         reads=cache.read_digests(Path(out) / CACHE_DIR),

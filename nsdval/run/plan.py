@@ -1,7 +1,9 @@
 """What a run is: its configuration, and the jobs planned from its templates and its tree.
 
-A run expands into jobs (``assembly_structure`` once, ``assembly_validation`` per subject and
-region), each with the parameters its template declares and a fingerprint of its inputs
+A run validates every assembly family the tree holds (:mod:`nsdval.data.families`; the
+``spaces`` and ``variants`` of :class:`RunConfig` choose some) and expands into jobs, per
+family: ``assembly_structure`` once, ``assembly_validation`` per subject and region. Each
+job has the parameters its template declares and a fingerprint of its inputs
 (:mod:`nsdval.run.incremental`); the jobs an earlier run into the same folder left current
 are kept instead of executed again.
 """
@@ -9,13 +11,21 @@ are kept instead of executed again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import papermill
 
 from nsdval import resources
 from nsdval.data import watched
-from nsdval.data.layout import DEFAULT_VARIANT, REGIONS, detect_layout, subject_label
+from nsdval.data.families import (
+    Family,
+    choose_families,
+    discover_families,
+    family_layout,
+    family_subjects,
+)
+from nsdval.data.layout import REGIONS, subject_label
 from nsdval.errors import MissingInputError, ParameterError
 from nsdval.release import manifest
 from nsdval.run import incremental
@@ -65,8 +75,9 @@ class RunConfig:
         ``tcp://10.0.0.1:8786``; ``local`` or ``local:N`` starts a local cluster.
     parameters : dict
         Template parameter overrides (``-p name=value``).
-    variant : str
-        Assembly file suffix.
+    spaces, variants : tuple of str or None
+        The families to validate, by space (``volume``, ``surface``) and variant (assembly
+        file suffix, ``_8subj``, ``_4subj``); ``None`` means every one the tree holds.
     folders : dict
         ``assemblies_dir``, ``brainscore_dir``, ``benchmark_dir`` overrides.
     notebooks_dir : Path
@@ -101,8 +112,8 @@ class RunConfig:
     executor: str = "local"
     scheduler: str | None = None
     parameters: dict = field(default_factory=dict)
-    variant: str = DEFAULT_VARIANT
-    space: str = "volume"
+    spaces: tuple | None = None
+    variants: tuple | None = None
     folders: dict = field(default_factory=dict)
     notebooks_dir: Path = field(default_factory=default_notebooks_dir)
     timeout: float | None = None
@@ -130,6 +141,16 @@ class Job:
     parameters: dict
     rel_dir: str
     fingerprint: str | None = None
+    family: str = Family().key
+
+
+@dataclass(frozen=True)
+class FamilyRun:
+    """One family of a run: its layout and the subjects validated."""
+
+    family: Family
+    layout: object
+    subjects: tuple
 
 
 def declared_parameters(path):
@@ -166,17 +187,20 @@ def check_overrides(overrides, declared_by_template):
             check_value_type(name, value, type_name)
 
 
-def resolve_subjects(config, layout):
-    """The subjects to validate: the configured ones, else all of the tree."""
+def resolve_subjects(config, layout, family):
+    """The subjects of a family to validate: the configured ones it has, else all of it."""
     found = layout.subjects()
+    expected = family_subjects(family, found)
     if config.subjects is None:
         if not found:
             raise MissingInputError(layout.root, "subject folders with betas")
-        return tuple(found)
-    for subject in config.subjects:
+        chosen = expected
+    else:
+        chosen = [s for s in config.subjects if s in expected or s not in found]
+    for subject in chosen:
         if subject not in found:
             raise MissingInputError(layout.subject_betas_dir(subject), "subject betas folder")
-    return tuple(config.subjects)
+    return tuple(chosen)
 
 
 def resolve_run(config):
@@ -184,19 +208,22 @@ def resolve_run(config):
 
     Returns
     -------
-    layout : nsdval.data.layout.Layout
-        The tree's layout, its files for the subjects and regions checked to exist.
-    subjects : tuple of int
-        The subjects to validate.
+    runs : list of FamilyRun
+        The families to validate, each with its layout (its files for the subjects and
+        regions checked to exist) and its subjects.
     declared : dict
         Template -> the parameters it declares (name -> type name); the overrides fit.
     """
-    layout = detect_layout(config.nsd_root, config.variant, space=config.space, **config.folders)
-    subjects = resolve_subjects(config, layout)
-    layout.validate(subjects, config.regions)
+    found = discover_families(config.nsd_root, **config.folders)
+    runs = []
+    for family in choose_families(found, spaces=config.spaces, variants=config.variants):
+        layout = family_layout(config.nsd_root, family, **config.folders)
+        subjects = resolve_subjects(config, layout, family)
+        layout.validate(subjects, config.regions)
+        runs.append(FamilyRun(family, layout, subjects))
     declared = declared_by_template(config.notebooks_dir)
     check_overrides(config.parameters, declared)
-    return layout, subjects, declared
+    return runs, declared
 
 
 def declared_by_template(notebooks_dir):
@@ -207,38 +234,50 @@ def declared_by_template(notebooks_dir):
     }
 
 
-def plan_jobs(config, subjects, declared_by_template, *, structure_regions=None):
-    """Expand a run into its jobs: the structure report, then every subject x region."""
-    base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": config.variant}
-    base["space"] = config.space
+def plan_jobs(config, runs, declared_by_template, *, structure_regions=None):
+    """Expand a run into its jobs: per family, the structure report, then subject x region.
+
+    ``structure_regions`` maps a family key to the regions its structure report covers
+    (default: the run's).
+    """
+    jobs = []
+    for run in runs:
+        regions = (structure_regions or {}).get(run.family.key, config.regions)
+        jobs += _family_jobs(config, run, declared_by_template, regions)
+    return jobs
+
+
+def _family_jobs(config, run, declared_by_template, structure_regions):
+    family = run.family
+    base = {"nsd_root": str(Path(config.nsd_root).resolve()), "variant": family.variant}
+    base["space"] = family.space
     base.update({k: str(Path(v).resolve()) for k, v in config.folders.items() if v})
-    structure_params = {**base, "regions": ",".join(structure_regions or config.regions)}
+    structure_params = {**base, "regions": ",".join(structure_regions)}
     if config.cache:
         base["cache_dir"] = str(Path(config.out).resolve() / CACHE_DIR)
-    structure = _job(
-        STRUCTURE, None, None, structure_params, config, declared_by_template, "structure"
-    )
-    jobs = [structure]
-    for subject in subjects:
+    make = partial(_job, config=config, declared_by_template=declared_by_template, family=family)
+    jobs = [make(STRUCTURE, None, None, structure_params, "structure")]
+    for subject in run.subjects:
         for region in config.regions:
             params = {**base, "subject": int(subject), "region": region}
-            rel = f"{subject_label(subject)}/{region}"
             jobs.append(
-                _job(VALIDATION, subject, region, params, config, declared_by_template, rel)
+                make(VALIDATION, subject, region, params, f"{subject_label(subject)}/{region}")
             )
     return jobs
 
 
-def _job(template, subject, region, params, config, declared_by_template, rel_dir):
+def _job(template, subject, region, params, rel_dir, *, config, declared_by_template, family):
     declared = declared_by_template[template]
     extra = {k: v for k, v in config.parameters.items() if k in declared}
     params = {k: v for k, v in {**params, **extra}.items() if k in declared}
-    scope = "-".join(str(p) for p in (subject and subject_label(subject), region) if p)
+    scope = [family.prefix, subject and subject_label(subject), region]
+    scope = "-".join(str(p) for p in scope if p)
     job_id = f"{scope}-{template}" if scope else template
-    return Job(job_id, template, subject, region, params, rel_dir)
+    rel_dir = f"{family.prefix}/{rel_dir}" if family.prefix else rel_dir
+    return Job(job_id, template, subject, region, params, rel_dir, family=family.key)
 
 
-def plan_run(config, layout, subjects, declared, *, out, previous, regions):
+def plan_run(config, runs, declared, *, out, previous):
     """The run's jobs with their fingerprints, those to execute, and the records kept.
 
     Returns
@@ -250,25 +289,42 @@ def plan_run(config, layout, subjects, declared, *, out, previous, regions):
     kept : dict
         Job id -> the earlier record that stands for it.
     """
-    jobs = plan_jobs(config, subjects, declared, structure_regions=regions)
-    prints = fingerprints(jobs, layout, config=config, subjects=subjects, regions=regions)
+    regions = {run.family.key: family_regions(config, run.family, previous) for run in runs}
+    jobs = plan_jobs(config, runs, declared, structure_regions=regions)
+    prints = fingerprints(jobs, runs, config=config, regions=regions)
     jobs = [replace(job, fingerprint=prints[job.id]) for job in jobs]
     todo = [job for job in jobs if not incremental.is_current(previous.get(job.id), job, out)]
     kept = {job.id: previous[job.id] for job in jobs if job not in todo}
     return jobs, todo, kept
 
 
-def fingerprints(jobs, layout, *, config, subjects, regions):
+def family_regions(config, family, previous):
+    """Regions a family's structure report covers: this run's and its earlier reports'."""
+    own = {rid: r for rid, r in previous.items() if r.family == family.key}
+    return incremental.structure_regions(config.regions, own)
+
+
+def fingerprints(jobs, runs, *, config, regions):
     """Fingerprint of every planned job (see :mod:`nsdval.run.incremental`)."""
-    sessions = {s: layout.sessions(s) for s in layout.subjects()}
-    return {
-        job.id: incremental.job_fingerprint(
+    by_key = {run.family.key: run for run in runs}
+    sessions = {
+        key: {s: run.layout.sessions(s) for s in run.layout.subjects()}
+        for key, run in by_key.items()
+    }
+    prints = {}
+    for job in jobs:
+        run = by_key[job.family]
+        inputs = incremental.report_inputs(
+            run.layout,
+            subject=job.subject,
+            region=job.region,
+            subjects=run.subjects,
+            regions=regions[job.family],
+        )
+        prints[job.id] = incremental.job_fingerprint(
             job,
             template_path=template_path(config.notebooks_dir, job.template),
-            inputs=incremental.report_inputs(
-                layout, subject=job.subject, region=job.region, subjects=subjects, regions=regions
-            ),
-            sessions=sessions,
+            inputs=inputs,
+            sessions=sessions[job.family],
         )
-        for job in jobs
-    }
+    return prints

@@ -17,7 +17,12 @@ from pathlib import Path
 import nsdval
 from nsdval import atomic
 from nsdval.analysis import checks
-from nsdval.analysis.record import SCHEMA_VERSION, read_results, results_to_json
+from nsdval.analysis.record import (
+    DEFAULT_FAMILY,
+    SCHEMA_VERSION,
+    read_results,
+    results_to_json,
+)
 from nsdval.data.preflight import check_report_inputs
 from nsdval.errors import MissingInputError, OutputError
 from nsdval.pages.comparison import render_compare
@@ -34,6 +39,7 @@ from nsdval.run.plan import (
     check_overrides,
     declared_parameters,
     default_notebooks_dir,
+    family_regions,
     plan_run,
     resolve_run,
 )
@@ -67,21 +73,19 @@ def run_reports(config, *, on_report=None, on_progress=None):
         The run's ``results.json`` content, its ``reports`` as records.
     """
     started = time.perf_counter()
-    layout, subjects, declared = resolve_run(config)
+    runs, declared = resolve_run(config)
     out = check_out(config.out)
     executor = executor_for(config)
     executor.warm_up()  # what the workers need starts while the inputs are checked
-    check_readable(layout, subjects, config)  # unreadable input: exit 2, OUT untouched
+    for run in runs:  # unreadable input: exit 2, OUT untouched
+        check_readable(run.layout, run.subjects, config)
     previous = {} if config.force else incremental.previous_records(out)
-    regions = incremental.structure_regions(config.regions, previous)
-    jobs, todo, kept = plan_run(
-        config, layout, subjects, declared, out=out, previous=previous, regions=regions
-    )
+    jobs, todo, kept = plan_run(config, runs, declared, out=out, previous=previous)
     with executor:
         executed = execute_plan(
             todo,
             kept,
-            layout=layout,
+            runs=runs,
             out=out,
             config=config,
             executor=executor,
@@ -91,16 +95,15 @@ def run_reports(config, *, on_report=None, on_progress=None):
         )
     fresh = {r.id: r for r in executed}
     records = incremental.merge(jobs, {**kept, **fresh}, previous)
-    inputs = describe_run_inputs(
-        layout, subjects, regions, config=config, out=out, on_progress=on_progress
-    )
+    regions = {run.family.key: family_regions(config, run.family, previous) for run in runs}
+    inputs = describe_run_inputs(runs, regions, config=config, out=out, on_progress=on_progress)
     return finish_run(
         out, records, config=config, inputs=inputs, seconds=time.perf_counter() - started
     )
 
 
 def execute_plan(
-    todo, kept, *, layout, out, config, executor, total, on_report=None, on_progress=None
+    todo, kept, *, runs, out, config, executor, total, on_report=None, on_progress=None
 ):
     """Extract the inputs of the jobs to execute, create OUT, then report kept and run jobs.
 
@@ -112,15 +115,17 @@ def execute_plan(
     list of dict
         The executed jobs' records, in job order.
     """
-    todo_subjects = sorted({job.subject for job in todo if job.subject is not None})
-    extract_subjects(
-        layout,
-        todo_subjects,
-        config=config,
-        cache_dir=out / CACHE_DIR,
-        executor=executor,
-        on_progress=on_progress,
-    )
+    for run in runs:
+        key = run.family.key
+        subjects = sorted({j.subject for j in todo if j.subject is not None and j.family == key})
+        extract_subjects(
+            run.layout,
+            subjects,
+            config=config,
+            cache_dir=out / CACHE_DIR,
+            executor=executor,
+            on_progress=on_progress,
+        )
     prepare_out(out)
     for done, record in enumerate(kept.values(), 1):
         _notify(on_report, record, done, total, unchanged=True)
@@ -193,7 +198,7 @@ def run_status(records):
 def finish_run(out, records, *, config, inputs, seconds):
     """Write results.json, manifest.json and index.html for a finished run."""
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    structure_record = next((r for r in records if r.template == STRUCTURE), None)
+    families = family_benchmarks(records)
     results = {
         "schema_version": SCHEMA_VERSION,
         "nsdval_version": nsdval.__version__,
@@ -201,13 +206,14 @@ def finish_run(out, records, *, config, inputs, seconds):
         "nsd_root": str(Path(config.nsd_root).resolve()),
         "status": run_status(records),
         "reports": records,
-        "benchmark": (structure_record.benchmark if structure_record else None) or {},
+        "benchmark": families.get(DEFAULT_FAMILY, {}),
+        "families": families,
     }
     run_manifest = manifest.build_manifest(
         command=config.command,
         parameters={
             "regions": list(config.regions),
-            "variant": config.variant,
+            "families": sorted({r.family for r in records}),
             "overrides": config.parameters,
             "jobs": config.jobs,
         },
@@ -223,6 +229,16 @@ def finish_run(out, records, *, config, inputs, seconds):
         results["comparison"] = compare_with_previous(out, config.compare_with)
         write_run_outputs(out, results, run_manifest)
     return results
+
+
+def family_benchmarks(records):
+    """Family key -> the benchmark summary its structure report carried ({} without one)."""
+    found = {}
+    for record in records:
+        found.setdefault(record.family, {})
+        if record.template == STRUCTURE and record.benchmark:
+            found[record.family] = record.benchmark
+    return found
 
 
 def compare_with_previous(out, previous):
@@ -285,6 +301,7 @@ def rerun_report(path, overrides, *, notebooks_dir=None, timeout=None, warm_kern
         old.region,
         {**old.parameters, **overrides},
         str(Path(old.html).parent),
+        family=old.family,
     )
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with pool.LocalExecutor(1, warm_kernels=warm_kernels) as executor:

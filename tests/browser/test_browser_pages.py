@@ -185,7 +185,7 @@ def test_index_renders_with_its_script(page, run_dir, results):
     # the script ran: filters shown, sort buttons shown, count written
     assert pg.locator("#report-filters").is_visible()
     assert pg.locator("#reports-shown").inner_text() == "4 of 4 reports"
-    assert pg.locator("th[data-sort] button.sort").count() == 6
+    assert pg.locator("th[data-sort] button.sort").count() == 7
     assert page.errors == []
     # provenance and benchmark summary
     prov = pg.locator("#provenance").inner_text()

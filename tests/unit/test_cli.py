@@ -5,7 +5,7 @@ import pytest
 
 from nsdval import cli
 from nsdval.analysis.record import ReportRecord
-from nsdval.cli import commands, environment, parser
+from nsdval.cli import commands, environment, types
 from nsdval.run import runner
 
 STRUCTURE = ReportRecord(
@@ -168,12 +168,12 @@ def test_usage_errors_exit_2(argv, capsys):
     ],
 )
 def test_parse_parameter(text, expected):
-    assert parser.parse_parameter(text) == expected
+    assert types.parse_parameter(text) == expected
 
 
 def test_parse_subjects_refuses_garbage():
     with pytest.raises(argparse.ArgumentTypeError, match="expected e.g. 1-8"):
-        parser.parse_subjects("1-x")
+        types.parse_subjects("1-x")
 
 
 def test_version_and_help_list_the_subcommands(capsys):

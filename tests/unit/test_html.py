@@ -452,6 +452,57 @@ def test_index_counts_and_provenance(results):
     assert "sha256" not in prov
 
 
+def test_index_shows_each_family_with_its_grid_matrices_and_benchmark(results):
+    surface = [
+        make_record(
+            id="surface_4subj-assembly_structure",
+            subject=None,
+            region=None,
+            template="assembly_structure",
+            family="surface_4subj",
+            status="pass",
+            html="surface_4subj/structure/assembly_structure.html",
+            checks=[check("files-present", "pass", subject=None, region=None)],
+        ),
+        make_record(
+            id="surface_4subj-subj05-V1-assembly_validation",
+            subject="subj05",
+            region="V1",
+            family="surface_4subj",
+            status="warn",
+            html="surface_4subj/subj05/V1/assembly_validation.html",
+            checks=[check("test-nan-filled", "warn")],
+        ),
+    ]
+    results["reports"] = [*results["reports"], *surface]
+    surface_bench = {"IT": {"reported": {"score": 0.28}, "replica": {"score": 0.28}}}
+    results["families"] = {"volume_8subj": results["benchmark"], "surface_4subj": surface_bench}
+    page = render_index(results=results)
+    grid = page[page.index('class="families"') : page.index("</table>", page.index("families"))]
+    heads = re.findall(r"<th>([^<]+)</th>", grid)
+    assert heads == ["space", "8subj", "4subj", "volume", "surface"]
+    assert re.search(r'<td data-family="surface_4subj"><a [^>]*href="#surface_4subj-family"', grid)
+    assert re.search(r'<td data-family="volume_8subj"><a [^>]*href="#family"[^>]*>fail', grid)
+    assert grid.count("<td></td>") == 2  # neither volume 4subj nor surface 8subj ran
+    # each family's sections: the volume 8-subject ones keep their ids
+    for anchor in ("family", "structure", "matrix-1", "benchmark"):
+        assert f'id="{anchor}"' in page and f'id="surface_4subj-{anchor}"' in page
+    matrix = page[page.index('data-family="surface_4subj">\n<thead>') :]
+    matrix = matrix[: matrix.index("</table>")]
+    assert re.findall(r"<th>([^<]+)</th>", matrix) == ["subject", "V1", "subj05"]
+    assert 'href="surface_4subj/subj05/V1/assembly_validation.html">warn</a>' in matrix
+    bench = page[page.index('id="surface_4subj-benchmark"') :]
+    bench = bench[: bench.index("</table>")]
+    assert 'data-region="IT"' in bench and 'data-region="V4"' not in bench
+    row = re.search(r'<tr class="report-row"[^>]*data-subject="subj05"[^>]*>', page).group(0)
+    assert 'data-family="surface_4subj"' in row
+
+
+def test_index_of_one_family_has_no_families_grid(results):
+    page = render_index(results=results)
+    assert 'class="families"' not in page and 'id="family"' in page
+
+
 def test_index_without_benchmark_or_reports(results):
     empty = copy.deepcopy(results)
     del empty["benchmark"]
@@ -670,7 +721,8 @@ def test_index_filters_and_sort_keys(results):
     found = parse(page)
     assert 'id="report-filters" class="filters" hidden' in page
     menus = dict(re.findall(r'<select name="(\w+)" data-filter="\w+">(.*?)</select>', page))
-    assert set(menus) == {"status", "subject", "region", "template"}
+    assert set(menus) == {"status", "subject", "region", "template", "family"}
+    assert re.findall(r'<option value="([^"]*)"', menus["family"]) == ["", "volume_8subj"]
     assert re.findall(r'<option value="([^"]*)"', menus["status"]) == ["", "fail", "warn", "pass"]
     assert re.findall(r'<option value="([^"]*)"', menus["region"]) == [
         "",
@@ -680,12 +732,12 @@ def test_index_filters_and_sort_keys(results):
         "hV4x",
     ]
     assert "subj02 (2)" in menus["subject"]
-    assert len(re.findall(r'<th data-sort="\w+"', page)) == 6
+    assert len(re.findall(r'<th data-sort="\w+"', page)) == 7
     row = re.search(r'<tr class="report-row"[^>]*data-region="IT"[^>]*>', page).group(0)
     assert (
         'data-rank="2"' in row and 'data-region-key="03"' in row and 'data-seconds="12.3"' in row
     )
-    assert found.tags.count("select") == 4
+    assert found.tags.count("select") == 5
 
 
 def test_index_provenance_and_benchmark_checks(results):

@@ -16,13 +16,14 @@ from nsdval.analysis.record import (
 from nsdval.errors import InputError, MissingInputError
 from nsdval.run import incremental
 
-# The keys of a report in results.json, in order, as every nsdval since incremental runs
-# wrote them: the record's JSON form must not drift from it.
+# The keys of a report in results.json, in order, as every nsdval since families (schema
+# version 2) wrote them: the record's JSON form must not drift from it.
 RESULTS_KEYS = [
     "id",
     "template",
     "subject",
     "region",
+    "family",
     "status",
     "notebook",
     "html",
@@ -143,7 +144,7 @@ def test_another_schema_version_is_refused_saying_whose_it_may_be(version, whose
     data = {"schema_version": version, **full_record().to_dict()}
     message = (
         f"report record 'subj01-V4-assembly_validation' has schema_version {version!r}, "
-        f"this nsdval reads {SCHEMA_VERSION}: {whose}"
+        f"this nsdval reads 1 and {SCHEMA_VERSION}: {whose}"
     )
     with pytest.raises(ValueError, match=message):
         ReportRecord.from_dict(data)
@@ -207,9 +208,18 @@ def test_results_without_a_schema_version_are_read_as_this_one():
     assert results_from_json(payload, source="run")["reports"] == [full_record()]
 
 
+def test_records_of_version_1_read_as_the_volume_8subj_family():
+    old = full_record().to_dict()
+    del old["family"]
+    payload = {**results_payload(), "schema_version": 1, "reports": [old]}
+    (record,) = results_from_json(payload, source="run")["reports"]
+    assert record.family == "volume_8subj"
+    assert ReportRecord.from_dict({"schema_version": 1, **old}).family == "volume_8subj"
+
+
 def test_results_of_a_newer_nsdval_are_refused_naming_the_run():
     payload = results_payload(schema_version=SCHEMA_VERSION + 1)
-    message = r"^run: results.json has schema_version 2, this nsdval reads 1: written by a newer"
+    message = r"^run: results.json has schema_version 3, this nsdval reads 1 and 2: written by a "
     with pytest.raises(InputError, match=message):
         results_from_json(payload, source="run")
 
@@ -266,7 +276,7 @@ def test_previous_records_of_a_newer_nsdval_stop_the_run_naming_the_file(tmp_pat
     path.unlink()
     newer = results_payload(schema_version=SCHEMA_VERSION + 1)
     (tmp_path / "results.json").write_text(json.dumps(newer))
-    with pytest.raises(InputError, match=f"^{tmp_path}: results.json has schema_version 2"):
+    with pytest.raises(InputError, match=f"^{tmp_path}: results.json has schema_version 3"):
         incremental.previous_records(tmp_path)
 
 

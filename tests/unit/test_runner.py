@@ -4,6 +4,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nsdval.analysis.record import SCHEMA_VERSION
+from nsdval.data.families import Family
 from nsdval.errors import OutputError, ParameterError
 from nsdval.run import execution, plan, runner
 
@@ -62,7 +64,8 @@ def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path)
         regions=("V1", "IT"),
         parameters={"tolerance": 1e-6, "score_tolerance": 0.01},
     )
-    jobs = plan.plan_jobs(config, (1, 2), declared)
+    volume = plan.FamilyRun(Family(), None, (1, 2))
+    jobs = plan.plan_jobs(config, [volume], declared)
     assert [j.id for j in jobs] == [
         "assembly_structure",
         "subj01-V1-assembly_validation",
@@ -74,6 +77,33 @@ def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path)
     assert "tolerance" not in jobs[0].parameters and jobs[0].parameters["score_tolerance"] == 0.01
     assert jobs[0].parameters["regions"] == "V1,IT"
     assert jobs[1].parameters["tolerance"] == 1e-6 and jobs[1].parameters["subject"] == 1
+
+
+def test_plan_jobs_puts_every_other_family_under_its_key(tmp_path):
+    declared = {
+        plan.STRUCTURE: plan.declared_parameters(TEMPLATES / "assembly_structure.ipynb"),
+        plan.VALIDATION: plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
+    }
+    config = plan.RunConfig(nsd_root=tmp_path, out=tmp_path / "o", regions=("V4",))
+    runs = [
+        plan.FamilyRun(Family(), None, (1, 3)),
+        plan.FamilyRun(Family("surface", "_4subj"), None, (1,)),
+    ]
+    jobs = plan.plan_jobs(config, runs, declared)
+    assert [(j.id, j.rel_dir, j.family) for j in jobs] == [
+        ("assembly_structure", "structure", "volume_8subj"),
+        ("subj01-V4-assembly_validation", "subj01/V4", "volume_8subj"),
+        ("subj03-V4-assembly_validation", "subj03/V4", "volume_8subj"),
+        ("surface_4subj-assembly_structure", "surface_4subj/structure", "surface_4subj"),
+        (
+            "surface_4subj-subj01-V4-assembly_validation",
+            "surface_4subj/subj01/V4",
+            "surface_4subj",
+        ),
+    ]
+    surface = jobs[-1].parameters
+    assert (surface["space"], surface["variant"]) == ("surface", "_4subj")
+    assert (jobs[0].parameters["space"], jobs[0].parameters["variant"]) == ("volume", "_8subj")
 
 
 def _job(template, rel_dir="subj01/V4", **parameters):
@@ -90,7 +120,7 @@ def test_execute_job_records_checks_and_writes_notebook_html_and_sidecar(tmp_pat
     assert "Status: FAIL" in nb.cells[1].source  # summary opens the notebook
     assert "value-below-threshold" in (folder / "checks.html").read_text()
     sidecar = json.loads((folder / "results.json").read_text())
-    assert sidecar["status"] == "fail" and sidecar["schema_version"] == 1
+    assert sidecar["status"] == "fail" and sidecar["schema_version"] == SCHEMA_VERSION
     assert not list(folder.glob(".*partial*"))
 
     record = execution.execute_job(_job("checks", threshold=5.0), out=tmp_path, notebooks_dir=DATA)
