@@ -8,7 +8,9 @@ raw files, and nothing else opens them or knows an axis order:
   list that subject's neuroids;
 - the **betas** of those units, one session at a time, as stored, and their conversion to
   percent signal change;
-- their **ncsnr**, NSD's noise-ceiling SNR, when the tree ships it;
+- their **ncsnr**, NSD's noise-ceiling SNR, when the tree ships it, and the ncsnr over the
+  mask NSD's published noise ceiling is a median of (fsaverage ``nsdgeneral``), in a space
+  that has that mask;
 - how the assemblies **identify** a unit (the neuroid coordinates behind each row);
 - the **pre-flight** of the subject's raw files: readable, consistent, fitting each other.
 
@@ -114,6 +116,24 @@ class DataSpace(abc.ABC):
     @abc.abstractmethod
     def read_ncsnr(self, subject, units):
         """NSD's ncsnr of some units (float64), or ``None`` when the tree has none."""
+
+    # --- NSD's published noise ceiling ----------------------------------------------------
+    def nsdgeneral_missing(self):
+        """Why this tree has no ``nsdgeneral`` mask to check NSD's published ceiling on, or None.
+
+        NSD publishes its noise ceiling as a median over the fsaverage ``nsdgeneral``
+        vertices; a space without that mask says so here (the default), and
+        :meth:`nsdgeneral_ncsnr` is then never asked.
+        """
+        return f"the {self.name} space has no fsaverage nsdgeneral mask (NSD publishes it there)"
+
+    def nsdgeneral_ncsnr(self, subject):
+        """NSD's ncsnr of a subject over the ``nsdgeneral`` mask (float64), or ``None``.
+
+        ``None`` when the subject has no ncsnr file. Only asked when
+        :meth:`nsdgeneral_missing` is ``None``.
+        """
+        raise NotImplementedError(self.nsdgeneral_missing())
 
     # --- identity in the assemblies ------------------------------------------------------
     def assembly_units(self, neuroids):

@@ -116,6 +116,37 @@ def test_ncsnr_is_read_at_the_vertices_or_none_without_files(layout):
     assert space.read_ncsnr(1, units) is None
 
 
+def test_the_nsdgeneral_ncsnr_is_lh_then_rh_at_the_positive_labels(layout):
+    space = open_space(layout)
+    assert "no {lh,rh}.nsdgeneral.mgz in" in space.nsdgeneral_missing()
+    general = {"lh": np.zeros(37), "rh": np.zeros(41)}
+    general["lh"][[0, 4, 30]] = 1
+    general["rh"][[2, 40]] = 1
+    general["rh"][7] = -1  # not positive: outside the mask
+    for hemi, values in general.items():
+        save_mgh(layout.fsaverage_label(hemi, "nsdgeneral"), values)
+    lh, rh = (
+        np.asarray(nib.load(layout.surface_ncsnr(1, h)).get_fdata()).ravel() for h in ("lh", "rh")
+    )
+    space = open_space(layout)
+    assert space.nsdgeneral_missing() is None
+    np.testing.assert_array_equal(space.nsdgeneral_ncsnr(1), [lh[0], lh[4], lh[30], rh[2], rh[40]])
+    assert space.nsdgeneral_ncsnr(2) is None  # no ncsnr file: not measured
+    save_mgh(layout.fsaverage_label("rh", "nsdgeneral"), np.zeros(40))
+    with pytest.raises(InputError, match=r"rh.nsdgeneral.mgz: 40 labels, rh.ncsnr.mgh holds 41"):
+        open_space(layout).nsdgeneral_ncsnr(1)
+    layout.fsaverage_label("lh", "nsdgeneral").unlink()
+    with pytest.raises(MissingInputError, match=r"lh.nsdgeneral.mgz"):
+        open_space(layout).nsdgeneral_ncsnr(1)  # a lone label file cannot be read
+
+
+def test_the_volume_space_has_no_nsdgeneral_mask(tmp_path):
+    space = open_space(NsdLayout(tmp_path, "packaging"))
+    assert space.nsdgeneral_missing().startswith("the volume space has no fsaverage nsdgeneral")
+    with pytest.raises(NotImplementedError, match="volume space"):
+        space.nsdgeneral_ncsnr(1)
+
+
 def test_assembly_units_map_hemisphere_names(layout):
     import xarray as xr
 

@@ -3,7 +3,8 @@
 V1, V2 and V4 are labels of ``{lh,rh}.Kastner2015`` (the Wang 2015 group atlas), IT is
 ``{lh,rh}.streams`` == 5. A region's vertices are listed lh first, then rh, each in
 ascending vertex index: the order the surface assemblies list a subject's neuroids in.
-This is the only place that opens an fsaverage label file.
+``{lh,rh}.nsdgeneral`` > 0 is NSD's general visual mask, over which NSD publishes its noise
+ceiling. This is the only place that opens an fsaverage label file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nsdval.errors import InputError, MissingInputError
 
 KASTNER_LABELS = {"V1": (1, 2), "V2": (3, 4), "V4": (7,)}
 STREAMS_LABELS = {"IT": (5,)}
+NSDGENERAL = "nsdgeneral"
 
 
 def label_name(region):
@@ -59,3 +61,8 @@ def region_vertices(label_path, region):
     """Vertex indexes of a region in one hemisphere's label file, ascending."""
     labels = load_labels(label_path)
     return np.flatnonzero(np.isin(labels, region_labels(region))).astype(np.int64)
+
+
+def nsdgeneral_mask(label_path):
+    """One hemisphere's ``nsdgeneral`` mask: True where the label is positive."""
+    return load_labels(label_path) > 0

@@ -4,7 +4,8 @@ A unit is a vertex, ``(hemisphere, vertex_index)`` with hemisphere 0 for lh and 
 which the assemblies call ``hemisphere`` ('lh'/'rh') and ``vertex_index``; a subject's vertices
 of a region are listed lh first, then rh, each ascending. The regions come from fsaverage label
 files shared by every subject. A session is two MGH files, one per hemisphere, of float32
-percent signal change (no scaling); values may be NaN.
+percent signal change (no scaling); values may be NaN. The ``{lh,rh}.nsdgeneral.mgz`` labels,
+when the tree has them, are the mask of NSD's published noise ceiling.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SurfaceSpace(DataSpace):
     def __init__(self, layout):
         super().__init__(layout)
         self._shapes = {}
+        self._nsdgeneral = {}
 
     # --- sessions ---------------------------------------------------------------------
     def betas_dir(self, subject):
@@ -127,6 +129,37 @@ class SurfaceSpace(DataSpace):
             values = mgh.read_vertices(path, units[mine, 1], what="ncsnr file")
             out[mine] = values[0]
         return out
+
+    # --- NSD's published noise ceiling ----------------------------------------------------
+    def nsdgeneral_missing(self):
+        """None when either ``{lh,rh}.nsdgeneral.mgz`` exists (a lone one fails to read)."""
+        if any(self.layout.fsaverage_label(h, labels.NSDGENERAL).is_file() for h in HEMISPHERES):
+            return None
+        return f"no {{lh,rh}}.{labels.NSDGENERAL}.mgz in {self.layout.fsaverage_label_dir()}"
+
+    def nsdgeneral_ncsnr(self, subject):
+        """The ncsnr at the vertices labelled ``nsdgeneral`` > 0: lh then rh, ascending.
+
+        Reads the two ncsnr files at those vertices only; ``None`` when the subject has
+        neither. A label file that does not hold one value per vertex of the ncsnr file
+        is an :class:`~nsdval.errors.InputError`.
+        """
+        paths = [self.layout.surface_ncsnr(subject, h) for h in HEMISPHERES]
+        if not any(p.is_file() for p in paths):
+            return None
+        blocks = []
+        for hemi, path in zip(HEMISPHERES, paths, strict=True):
+            label_path = self.layout.fsaverage_label(hemi, labels.NSDGENERAL)
+            if hemi not in self._nsdgeneral:
+                self._nsdgeneral[hemi] = labels.nsdgeneral_mask(label_path)
+            mask = self._nsdgeneral[hemi]
+            n_vertices = mgh.mgh_header(path, "ncsnr file")[0][0]
+            if mask.size != n_vertices:
+                raise InputError(
+                    label_path, f"{mask.size} labels, {path.name} holds {n_vertices} vertices"
+                )
+            blocks.append(mgh.read_vertices(path, np.flatnonzero(mask), what="ncsnr file")[0])
+        return np.concatenate(blocks).astype(np.float64)
 
     # --- identity in the assemblies ------------------------------------------------------
     def assembly_units(self, neuroids):
