@@ -1,4 +1,7 @@
-"""Hand-built run folders for the archive, verify and compare tests: no notebook runs."""
+"""Hand-built run folders for the archive, verify and compare tests: no notebook runs.
+
+And one synthetic surface tree for the whole session (never altered: copy what a test changes).
+"""
 
 import copy
 import hashlib
@@ -142,3 +145,11 @@ def base_results(nsd_root):
     """The results.json content of the hand-built run (reports as records), to alter before
     ``make_run``."""
     return default_results(nsd_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_surface_tree(tmp_path_factory):
+    """The tiny synthetic tree of the surface family (packaging layout), read-only."""
+    from nsdval.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("surface") / "tiny", preset="tiny", space="surface")
