@@ -10,7 +10,8 @@ numbers) is what the reports exist to find: it is left to them and shows as a fa
 Every file the reports read whole is read whole here (the design, the split CSV, score
 JSON, every netCDF value; a subject's raw files through its data space,
 :meth:`~nsdval.data.space.DataSpace.check_subject`: ROI and ncsnr volumes whole, betas
-headers only, since the extraction pass reads their chunks), so a file that cannot be read
+headers only, since the extraction pass reads their chunks; the ``nsdgeneral`` labels and
+every subject's ncsnr at them, when the tree has those labels), so a file that cannot be read
 stops the run before any notebook. Run through
 :func:`check_inputs_watched`, no file can make it hang.
 """
@@ -72,6 +73,10 @@ def check_inputs(layout, subjects, regions):
     for subject in subjects:
         n_trials = space.check_subject(subject, regions)
         check_design_covers(design, subject, len(space.sessions(subject)), n_trials)
+    if space.nsdgeneral_missing() is None:
+        # the structure report's published noise ceiling: every subject's ncsnr over nsdgeneral
+        for subject in sorted({*others, *subjects}):
+            space.nsdgeneral_ncsnr(subject)
 
 
 def check_inputs_watched(

@@ -327,3 +327,24 @@ def test_the_split_csv_must_hold_nsd_ids(layout, tree):
     path.write_text(path.read_text().replace("\n", "\nnsd_x,abc,train\n", 1))
     with pytest.raises(InputError, match="column 'nsd_id' holds values that are not NSD ids"):
         sessions.split_images(path)
+
+
+def test_the_nsdgeneral_labels_and_every_ncsnr_at_them_are_read_first(tiny_surface_tree, tmp_path):
+    tree = Path(shutil.copytree(tiny_surface_tree, tmp_path / "surface"))
+    layout = detect_layout(tree, space="surface")
+    assert preflight.check_inputs(layout, [1], ["V4"]) is None
+    ncsnr = tree / "subj02" / "betas" / "lh.ncsnr.mgh"  # not a validated subject: still read
+    saved = ncsnr.read_bytes()
+    ncsnr.write_bytes(saved[:400])
+    with pytest.raises(InputError, match=r"subj02/betas/lh.ncsnr.mgh: truncated"):
+        preflight.check_inputs(layout, [1], ["V4"])
+    ncsnr.write_bytes(saved)
+    path = tree / "fsaverage_labels" / "rh.nsdgeneral.mgz"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(InputError, match=r"rh.nsdgeneral.mgz: not a readable MGH/MGZ label"):
+        preflight.check_inputs(layout, [1], ["V4"])
+    path.unlink()  # a lone lh label cannot serve
+    with pytest.raises(MissingInputError, match=r"rh.nsdgeneral.mgz"):
+        preflight.check_inputs(layout, [1], ["V4"])
+    (tree / "fsaverage_labels" / "lh.nsdgeneral.mgz").unlink()  # none: nothing to read
+    assert preflight.check_inputs(layout, [1], ["V4"]) is None
