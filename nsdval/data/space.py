@@ -125,7 +125,7 @@ class DataSpace(abc.ABC):
         vertices; a space without that mask says so here (the default), and
         :meth:`nsdgeneral_ncsnr` is then never asked.
         """
-        return f"the {self.name} space has no fsaverage nsdgeneral mask (NSD publishes it there)"
+        return f"the {self.name} space has no fsaverage nsdgeneral mask (a surface statistic)"
 
     def nsdgeneral_ncsnr(self, subject):
         """NSD's ncsnr of a subject over the ``nsdgeneral`` mask (float64), or ``None``.
