@@ -13,6 +13,7 @@ from nsdval.cli import main
 from nsdval.synth import SURFACE_FAULTS, synthesize
 
 pytestmark = pytest.mark.slow
+NC = "nsd-published-nc"  # NSD's published noise ceiling, held to the tree's own value
 
 # fault -> regions of the smallest run that shows it, and checks that must fail
 FAULT_EXPECTATIONS = {
@@ -57,6 +58,11 @@ def test_the_clean_surface_tree_passes_with_the_nan_filling_counted(tmp_path):
     assert not_passing(results) == {("test-nan-filled", "warn")}
     assert len(results["reports"]) == 1 + 2 * 4
     assert all(r["parameters"]["space"] == "surface" for r in results["reports"])
+    truth = json.loads((root / "synth.json").read_text())["surface"]
+    (published,) = [c for r in results["reports"] for c in r["checks"] if c["name"] == NC]
+    assert published["status"] == "pass"
+    assert published["threshold"] == truth["nsdgeneral_nc_mean"]
+    assert published["value"] == pytest.approx(truth["nsdgeneral_nc_mean"], abs=1e-6)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_EXPECTATIONS))
