@@ -6,6 +6,9 @@ STAMP   = $(VENV)/.nsdval-installed
 DEMO_OUT  ?= reports/demo
 DEMO_DATA ?= .cache/synth-demo
 JOBS    ?= 2
+# pytest runs $(JOBS) workers: one BLAS thread each (OpenBLAS threads spin; more threads
+# than cores made the suite's small linear algebra many times slower)
+ONE_THREAD = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # The Brain-Score environment (brainscore-vision 2.4.2 without torch: numpy 1.26, xarray
 # 2022.3, pandas 2.x, scikit-learn 1.5, Python 3.11), built once in $(BS_VENV); `make test`
@@ -39,8 +42,8 @@ $(BS_STAMP): pyproject.toml $(BS_REQS)
 brainscore-env: $(BS_STAMP)
 
 peer: $(BS_STAMP)
-	$(BS_BIN)/python -m pytest -n $(JOBS) -m "not slow"
-	$(BS_BIN)/python -m pytest -n $(JOBS) tests/peer
+	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) -m "not slow"
+	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) tests/peer
 
 demo: $(STAMP)
 	$(BIN)/nsdval demo --out $(DEMO_OUT) --data $(DEMO_DATA) --jobs $(JOBS)
@@ -53,7 +56,7 @@ browser-deps:
 
 test: $(STAMP) $(BS_STAMP) browser-deps
 	$(BIN)/ruff check nsdval tests benchmarks
-	$(BIN)/python -m pytest -n $(JOBS)
+	$(ONE_THREAD) $(BIN)/python -m pytest -n $(JOBS)
 	$(MAKE) peer
 
 # build the wheel, install it in a fresh venv (no checkout) and run the demo suite there
@@ -61,7 +64,7 @@ wheel-smoke: $(STAMP)
 	PYTHON=$(PYTHON) bash .ci/wheel_smoke.sh
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n $(JOBS)
+	$(ONE_THREAD) $(BIN)/python -m pytest -m "not slow" -n $(JOBS)
 
 # `make bench BENCH_ARGS=--real` runs every benchmark at NSD's real sizes (GBs in /tmp, ~30 min)
 BENCH_ARGS ?=

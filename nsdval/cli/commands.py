@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import nsdval
-from nsdval.cli.environment import user_cache_folder, warm_kernels_wanted
+from nsdval.cli.environment import share_cores, user_cache_folder, warm_kernels_wanted
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +55,7 @@ def cmd_run(args):
     executors.check_choice(args.executor, args.scheduler)
     if args.executor == "dask":
         cluster.check_scheduler(args.scheduler)  # unreachable: exit 2, OUT untouched
+    share_cores(args.jobs)
     config = plan.RunConfig(
         nsd_root=args.nsd_root,
         out=args.out,
@@ -107,6 +108,7 @@ def cmd_demo(args):
     from nsdval import synth
     from nsdval.run import plan, runner
 
+    share_cores(args.jobs)
     data = args.data or default_demo_data(args.preset)
     if not (data / "synth.json").is_file():
         print(f"Synthesizing the {args.preset} tree in {data} ...", flush=True)

@@ -94,3 +94,20 @@ def test_the_checker_sees_every_kind_of_read():
         (7, "whole"),
         (8, "whole"),
     ]
+
+
+def test_share_cores_gives_each_job_its_share_unless_the_user_chose(monkeypatch):
+    from nsdval.cli import environment
+
+    for name in environment.BLAS_THREADS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(environment.os, "cpu_count", lambda: 8)
+    assert environment.share_cores(3) == 2
+    assert {environment.os.environ[n] for n in environment.BLAS_THREADS_ENV} == {"2"}
+    monkeypatch.setattr(environment.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("MKL_NUM_THREADS")
+    assert environment.share_cores(4) is None  # OPENBLAS_NUM_THREADS=2 stands
+    assert environment.os.environ["OPENBLAS_NUM_THREADS"] == "2"
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert environment.share_cores(4) == 1  # never fewer than one thread
