@@ -5,7 +5,9 @@ import hashlib
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
+import rdm_reference
 
 from nsdval.analysis.record import ReportRecord, results_to_json
 
@@ -142,3 +144,10 @@ def base_results(nsd_root):
     """The results.json content of the hand-built run (reports as records), to alter before
     ``make_run``."""
     return default_results(nsd_root)
+
+
+@pytest.fixture(scope="session")
+def rdm_tree(tmp_path_factory):
+    """A small tree of random Brain-Score assemblies and activations (tests/rdm_reference.py)."""
+    root = tmp_path_factory.mktemp("rdm") / "nsd"
+    return rdm_reference.write_tree(root, np.random.default_rng(5))
