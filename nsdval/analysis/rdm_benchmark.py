@@ -23,7 +23,7 @@ import pandas as pd
 from nsdval.analysis import benchmark, peer, peer_rsa, rsa
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
-from nsdval.data.layout import DEFAULT_VARIANT
+from nsdval.data.layout import DEFAULT_VARIANT, detect_layout
 
 NUMBERS = ("raw", "ceiling", "lower_bound_loo", "score")
 
@@ -49,6 +49,29 @@ class RdmData:
     model: np.ndarray | None
     n_train: int
     n_test: int
+
+
+def load_assemblies(*, nsd_root, variant, space="volume", **folders):
+    """The tree's layout and its Brain-Score train and test assemblies.
+
+    Parameters
+    ----------
+    nsd_root : str or Path
+    variant : str
+        Assembly file suffix, e.g. ``_8subj``.
+    space : {'volume', 'surface'}
+    **folders
+        ``assemblies_dir``, ``brainscore_dir``, ``benchmark_dir``; empty ones are ignored.
+
+    Returns
+    -------
+    layout : NsdLayout
+    train, test : xarray.DataArray
+    """
+    folders = {key: value for key, value in folders.items() if value}
+    layout = detect_layout(nsd_root, variant, space=space, **folders)
+    splits = (assemblies.load_brainscore_assembly(layout, s) for s in ("train", "test"))
+    return (layout, *splits)
 
 
 def dataset_prefix(layout):

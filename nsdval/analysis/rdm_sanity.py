@@ -164,9 +164,10 @@ def consistency_checks(result, *, region):
     mean = result.mean_pairwise
     ok = bool(mean >= CONSISTENCY_FLOOR)
     n = len(result.labels)
+    pairs = n * (n - 1) // 2
     detail = (
-        f"mean Spearman over the {n * (n - 1) // 2} pairs of subjects' RDMs {mean:.3f}, "
-        f"floor {CONSISTENCY_FLOOR}"
+        f"mean Spearman over the {pairs} {'pair' if pairs == 1 else 'pairs'} of subjects' "
+        f"RDMs {mean:.3f}, floor {CONSISTENCY_FLOOR}"
     )
     if n < 2:
         detail = "one subject: no inter-subject consistency to measure"
