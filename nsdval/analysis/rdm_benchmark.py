@@ -23,7 +23,8 @@ import pandas as pd
 from nsdval.analysis import benchmark, peer, peer_rsa, rsa
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
-from nsdval.data.layout import DEFAULT_VARIANT, detect_layout
+from nsdval.data.families import Family
+from nsdval.data.layout import detect_layout
 
 NUMBERS = ("raw", "ceiling", "lower_bound_loo", "score")
 
@@ -83,8 +84,7 @@ def dataset_prefix(layout):
     >>> dataset_prefix(NsdLayout("/nsd", variant="_4subj", space="surface"))
     'Allen2022_fmri_surface_4subj'
     """
-    family = "Allen2022_fmri_surface" if layout.space == "surface" else "Allen2022_fmri"
-    return family + ("" if layout.variant == DEFAULT_VARIANT else layout.variant)
+    return Family(layout.space, layout.variant).benchmark_name
 
 
 def benchmark_identifier(layout, region):
