@@ -49,7 +49,10 @@ def test_a_right_reported_score_passes_and_the_synthetic_tree_shows_no_gradient(
     out, records = reports
     record = records["V4"]
     assert record.error is None
-    assert [(c["name"], c["subject"], c["status"]) for c in record.checks] == [
+    live = [c for c in record.checks if c["name"].startswith("rdm-brainscore-")]
+    assert all(c["status"] == "pass" for c in live)  # only where Brain-Score imports
+    checks = [c for c in record.checks if c not in live]
+    assert [(c["name"], c["subject"], c["status"]) for c in checks] == [
         ("rdm-raw", None, "pass"),
         ("rdm-ceiling", None, "pass"),
         ("rdm-lower-bound-loo", None, "pass"),
