@@ -22,29 +22,50 @@ SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
-class BenchmarkData:
-    """Arrays the benchmark scores for one region.
+class RegionResponses:
+    """The responses the benchmarks score for one region: its reliable neuroids, both splits.
 
     Attributes
     ----------
-    x_train, x_test : (n_train, n_features), (n_test, n_features) float64 arrays
-        Model activations, rows in the assemblies' image order.
     y_train : (n_train, n_voxels) float64 array
-        Train assembly, reliable neuroids of the region.
+        Train assembly, reliable neuroids of the region, images sorted by ``nsd_id``.
     test_reps : (n_repetitions, n_test, n_voxels) float64 array
-        Test assembly by repetition.
+        Test assembly by repetition, images sorted by ``nsd_id`` (NaN where a repetition
+        is missing).
     groups : (n_voxels,) array of str
         Subject label of each kept voxel.
+    train_stimuli, test_stimuli : (n_train,), (n_test,) arrays of str
+        Stimulus ids of the rows of ``y_train`` and of ``test_reps``' images.
     """
 
-    x_train: np.ndarray
-    x_test: np.ndarray
     y_train: np.ndarray
     test_reps: np.ndarray
     groups: np.ndarray
+    train_stimuli: np.ndarray
+    test_stimuli: np.ndarray
 
 
-def _aligned_features(activations, stimulus_ids, path):
+@dataclass(frozen=True)
+class BenchmarkData(RegionResponses):
+    """Arrays the benchmark scores for one region: the responses and the model activations.
+
+    Attributes
+    ----------
+    y_train, test_reps, groups, train_stimuli, test_stimuli
+        As in :class:`RegionResponses`.
+    x_train, x_test : (n_train, n_features), (n_test, n_features) float64 arrays
+        Model activations, rows in the order of ``train_stimuli`` and ``test_stimuli``.
+    """
+
+    x_train: np.ndarray = None
+    x_test: np.ndarray = None
+
+
+def aligned_features(activations, stimulus_ids, path):
+    """Rows of ``activations`` for ``stimulus_ids``, as float64.
+
+    Raises :class:`~nsdval.errors.InputError` naming ``path`` for a stimulus it lacks.
+    """
     index = pd.Index(np.asarray(activations["stimulus_id"].values).astype(str))
     positions = index.get_indexer(np.asarray(stimulus_ids).astype(str))
     if np.any(positions < 0):
@@ -52,6 +73,40 @@ def _aligned_features(activations, stimulus_ids, path):
         raise InputError(path, f"no activations for stimulus {missing}")
     values = activations.transpose("presentation", "neuroid").values
     return np.asarray(values, dtype=np.float64)[positions]
+
+
+def region_responses(region, *, train, test, subject=None, threshold=NC_THRESHOLD):
+    """The benchmark's neuroids of one region (optionally one subject), both splits.
+
+    Parameters
+    ----------
+    region : str
+        Brain-Score region.
+    train, test : xarray.DataArray
+        The Brain-Score assemblies.
+    subject : str or None
+        Restrict to one subject label.
+    threshold : float
+        Keep neuroids with ``nc_testset`` strictly above this (percent).
+
+    Returns
+    -------
+    RegionResponses
+    """
+    keep = assemblies.neuroid_mask(train, subject=subject, region=region)
+    keep &= np.asarray(train["nc_testset"].values, dtype=np.float64) > threshold
+    train_block = train.isel(neuroid=np.flatnonzero(keep))
+    test_block = test.isel(neuroid=np.flatnonzero(keep))
+    train_order = np.argsort(np.asarray(train_block["nsd_id"].values), kind="stable")
+    train_block = train_block.isel(presentation=train_order)
+    test_ids, first = np.unique(np.asarray(test_block["nsd_id"].values), return_index=True)
+    return RegionResponses(
+        y_train=assemblies.values_2d(train_block),
+        test_reps=assemblies.repetition_values(test_block, test_ids),
+        groups=np.asarray(train_block["subject"].values).astype(str),
+        train_stimuli=np.asarray(train_block["stimulus_id"].values).astype(str),
+        test_stimuli=np.asarray(test_block["stimulus_id"].values).astype(str)[first],
+    )
 
 
 def load_benchmark_data(layout, region, *, train, test, subject=None, threshold=NC_THRESHOLD):
@@ -69,26 +124,20 @@ def load_benchmark_data(layout, region, *, train, test, subject=None, threshold=
         Restrict to one subject label.
     threshold : float
         Keep neuroids with ``nc_testset`` strictly above this (percent).
+
+    Returns
+    -------
+    BenchmarkData
     """
-    keep = assemblies.neuroid_mask(train, subject=subject, region=region)
-    keep &= np.asarray(train["nc_testset"].values, dtype=np.float64) > threshold
-    train_block = train.isel(neuroid=np.flatnonzero(keep))
-    test_block = test.isel(neuroid=np.flatnonzero(keep))
-    train_order = np.argsort(np.asarray(train_block["nsd_id"].values), kind="stable")
-    train_block = train_block.isel(presentation=train_order)
-    test_ids, first = np.unique(np.asarray(test_block["nsd_id"].values), return_index=True)
-    test_stimuli = np.asarray(test_block["stimulus_id"].values)[first]
-    act_train = assemblies.load_activations(layout, region, "train")
-    act_test = assemblies.load_activations(layout, region, "test")
-    return BenchmarkData(
-        x_train=_aligned_features(
-            act_train, train_block["stimulus_id"].values, layout.activations(region, "train")
-        ),
-        x_test=_aligned_features(act_test, test_stimuli, layout.activations(region, "test")),
-        y_train=assemblies.values_2d(train_block),
-        test_reps=assemblies.repetition_values(test_block, test_ids),
-        groups=np.asarray(train_block["subject"].values).astype(str),
+    responses = region_responses(
+        region, train=train, test=test, subject=subject, threshold=threshold
     )
+    features = {}
+    for split, stimuli in (("train", responses.train_stimuli), ("test", responses.test_stimuli)):
+        activations = assemblies.load_activations(layout, region, split)
+        path = layout.activations(region, split)
+        features[f"x_{split}"] = aligned_features(activations, stimuli, path)
+    return BenchmarkData(**vars(responses), **features)
 
 
 def score_replica(data):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 DPI = 80
 STATUS_COLORS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "error": "#6a1b9a"}
@@ -77,7 +78,7 @@ def reproduced_scatter(reproduced, actual, *, title, max_points=4000, seed=0):
     return fig
 
 
-def benchmark_bars(table, *, title):
+def benchmark_bars(table, *, title, ylabel="median Pearson r", lines=None):
     """Grouped bars of per-subject raw scores: reported, replica, RidgeCV.
 
     Parameters
@@ -86,6 +87,11 @@ def benchmark_bars(table, *, title):
         Index = subject labels; numeric columns to draw side by side.
     title : str
         Axes title.
+    ylabel : str
+        What the bars measure.
+    lines : dict of str to float, or None
+        Label -> value of horizontal lines across all subjects (e.g. a ceiling); the first
+        is drawn solid, the others dashed. Non-finite values are left out.
     """
     columns = list(table.select_dtypes("number").columns)
     fig, ax = _figure(max(4.0, 1.2 * len(table) + 2), 3.2)
@@ -93,9 +99,67 @@ def benchmark_bars(table, *, title):
     width = 0.8 / max(len(columns), 1)
     for k, column in enumerate(columns):
         ax.bar(x + k * width, table[column].to_numpy(), width, label=column)
+    for k, (label, value) in enumerate((lines or {}).items()):
+        if np.isfinite(value):
+            style = "-" if k == 0 else "--"
+            ax.axhline(value, color="0.2", linestyle=style, linewidth=1.0, label=label)
     ax.set_xticks(x + width * (len(columns) - 1) / 2, [str(i) for i in table.index])
-    ax.set(ylabel="median Pearson r", title=title)
+    ax.set(ylabel=ylabel, title=title)
     _legend_beside(ax)
+    return fig
+
+
+def rdm_heatmaps(matrices, *, title):
+    """RDMs side by side, one colour scale each, images in the order given.
+
+    Parameters
+    ----------
+    matrices : dict of str to (n_images, n_images) array_like
+        Panel title -> RDM (1 - Pearson r between images).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = _figure(3.4 * len(matrices) + 0.4, 3.5, ncols=len(matrices))
+    for ax, (label, matrix) in zip(np.atleast_1d(axes), matrices.items(), strict=True):
+        image = ax.imshow(np.asarray(matrix, dtype=np.float64), cmap="viridis")
+        ax.set(title=label, xlabel="image (sorted by stimulus_id)", ylabel="image")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="1 - Pearson r")
+    fig.suptitle(title)
+    return fig
+
+
+def similarity_map(similarity, *, title, highlight=None, label="Spearman r"):
+    """Heat map of a symmetric similarity table, values written in each cell.
+
+    Parameters
+    ----------
+    similarity : pandas.DataFrame
+        Square, same labels on both axes.
+    title : str
+        Axes title.
+    highlight : str or None
+        A label whose row is framed.
+    label : str
+        Colour bar label.
+    """
+    n = similarity.shape[0]
+    fig, ax = _figure(1.0 * n + 2.4, 0.8 * n + 1.2)
+    image = ax.imshow(similarity.to_numpy(dtype=float), cmap="magma", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(n), [str(c) for c in similarity.columns])
+    ax.set_yticks(range(n), [str(i) for i in similarity.index])
+    for (i, j), value in np.ndenumerate(similarity.to_numpy(dtype=float)):
+        color = "black" if value > 0.6 else "white"
+        ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color=color)
+    if highlight in list(similarity.index):
+        row = list(similarity.index).index(highlight)
+        frame = {"fill": False, "edgecolor": STATUS_COLORS["pass"], "linewidth": 2.0}
+        ax.add_patch(Rectangle((-0.5, row - 0.5), n, 1.0, **frame))
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_title(title)
     return fig
 
 

@@ -188,7 +188,8 @@ class RecordedModel:
         )
 
 
-def _memoize(function):
+def memoized(function):
+    """``BenchmarkBase._ceiling`` computing ``function()`` once and keeping it in memory."""
     cache = {}
 
     def ceiling(identifier=None):
@@ -240,7 +241,7 @@ def build_benchmark(train, test, *, region, threshold=NC_THRESHOLD):
         alpha_coord=ALPHA_COORD,
         per_voxel_ceilings=False,
     )
-    benchmark._ceiling = _memoize(benchmark._ceiling_func)  # in memory, never on disk
+    benchmark._ceiling = memoized(benchmark._ceiling_func)  # in memory, never on disk
     return benchmark
 
 

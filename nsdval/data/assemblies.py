@@ -24,6 +24,7 @@ BRAINSCORE_NEUROID_COORDS = (*NEUROID_COORDS, "nc_testset")
 PRESENTATION_COORDS = ("stimulus_id", "nsd_id")
 SPLIT_COLUMNS = ("stimulus_id", "nsd_id", "split")
 SCORE_KEYS = ("score", "raw", "ceiling", "subjects")
+RDM_SCORE_NUMBERS = ("score", "raw", "ceiling", "lower_bound_loo")
 
 
 def load_dataarray(path, *, dims, coords=(), what="assembly"):
@@ -110,20 +111,77 @@ def load_split(path):
     return table
 
 
+def _json_object(path, what):
+    """The JSON object in ``path``; :class:`InputError` naming it when it is not one."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise InputError(path, f"{what} should be an object, found {type(payload).__name__}")
+    return payload
+
+
 def load_score(path):
     """Read the benchmark's reported score JSON."""
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(path, "reported benchmark score")
-    try:
-        score = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(score, dict):
-        raise InputError(path, f"score JSON should be an object, found {type(score).__name__}")
+    score = _json_object(path, "score JSON")
     missing = [key for key in SCORE_KEYS if key not in score]
     if missing:
         raise InputError(path, f"score JSON lacks key {missing[0]!r}")
+    return score
+
+
+def _is_number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def load_rdm_score(path):
+    """Read the ``-rdm`` benchmark's reported score JSON, if there is one.
+
+    The file is optional: a tree may hold the ridge benchmark's output only. Its shape is
+    ``score.json``'s, with the RSA ceiling's leave-one-out bound and one raw per subject::
+
+        {"benchmark": "Allen2022_fmri.V4-rdm", "model": "...", "score": s, "raw": r,
+         "ceiling": c, "lower_bound_loo": l, "subjects": {"subj01": {"raw": r1}, ...}}
+
+    ``benchmark``, ``model`` and ``lower_bound_loo`` may be left out (a missing number fails
+    its check in the report, it does not make the file unreadable).
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file (:meth:`NsdLayout.rdm_score`).
+
+    Returns
+    -------
+    dict or None
+        None when the file does not exist.
+
+    Raises
+    ------
+    InputError
+        When the file is not JSON, not an object, lacks ``score``, ``raw``, ``ceiling`` or
+        ``subjects``, or holds a number that is not one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    score = _json_object(path, "rdm score JSON")
+    missing = [key for key in SCORE_KEYS if key not in score]
+    if missing:
+        raise InputError(path, f"rdm score JSON lacks key {missing[0]!r}")
+    numbers = {key: score[key] for key in RDM_SCORE_NUMBERS if key in score}
+    subjects = score["subjects"]
+    if not isinstance(subjects, dict) or not all(isinstance(v, dict) for v in subjects.values()):
+        raise InputError(path, "rdm score JSON 'subjects' should map labels to objects")
+    numbers.update({f"subjects.{k}.raw": v["raw"] for k, v in subjects.items() if "raw" in v})
+    wrong = [key for key, value in numbers.items() if not _is_number(value)]
+    if wrong:
+        value = numbers[wrong[0]]
+        raise InputError(path, f"rdm score JSON {wrong[0]!r} should be a number, found {value!r}")
     return score
 
 

@@ -229,6 +229,10 @@ class NsdLayout:
         """JSON file of the benchmark's reported score for one region."""
         return self._benchmark() / check_region(region) / "score.json"
 
+    def rdm_score(self, region):
+        """JSON file of the ``REGION-rdm`` benchmark's reported score, beside ``score.json``."""
+        return self.score(region).with_name("score_rdm.json")
+
     # --- discovery ---------------------------------------------------------------------
     def subjects(self):
         """Subject numbers that have a betas folder, sorted."""

@@ -8,7 +8,9 @@ import hashlib
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
+import rdm_reference
 
 from nsdval.analysis.record import ReportRecord, results_to_json
 
@@ -153,3 +155,10 @@ def tiny_surface_tree(tmp_path_factory):
     from nsdval.synth import synthesize
 
     return synthesize(tmp_path_factory.mktemp("surface") / "tiny", preset="tiny", space="surface")
+
+
+@pytest.fixture(scope="session")
+def rdm_tree(tmp_path_factory):
+    """A small tree of random Brain-Score assemblies and activations (tests/rdm_reference.py)."""
+    root = tmp_path_factory.mktemp("rdm") / "nsd"
+    return rdm_reference.write_tree(root, np.random.default_rng(5))

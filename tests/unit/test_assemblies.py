@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -84,3 +85,53 @@ def test_load_split_and_score_name_missing_fields(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(InputError, match="bad.json: not valid JSON"):
         assemblies.load_score(tmp_path / "bad.json")
+
+
+RDM_SCORE = {
+    "benchmark": "Allen2022_fmri.V4-rdm",
+    "score": 0.5,
+    "raw": 0.3,
+    "ceiling": 0.6,
+    "lower_bound_loo": 0.4,
+    "subjects": {"subj01": {"raw": 0.25}, "subj02": {"raw": 0.35}},
+}
+
+
+def test_the_rdm_score_is_optional_and_read_when_there(tmp_path):
+    path = tmp_path / "score_rdm.json"
+    assert assemblies.load_rdm_score(path) is None
+    path.write_text(json.dumps(RDM_SCORE))
+    assert assemblies.load_rdm_score(path) == RDM_SCORE
+    without_bound = {k: v for k, v in RDM_SCORE.items() if k != "lower_bound_loo"}
+    path.write_text(json.dumps(without_bound))
+    assert assemblies.load_rdm_score(path) == without_bound
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "score_rdm.json: not valid JSON"),
+        ("[1, 2]", "score_rdm.json: rdm score JSON should be an object, found list"),
+        (
+            json.dumps({k: v for k, v in RDM_SCORE.items() if k != "ceiling"}),
+            "score_rdm.json: rdm score JSON lacks key 'ceiling'",
+        ),
+        (
+            json.dumps({**RDM_SCORE, "lower_bound_loo": "0.4"}),
+            "score_rdm.json: rdm score JSON 'lower_bound_loo' should be a number, found '0.4'",
+        ),
+        (
+            json.dumps({**RDM_SCORE, "subjects": {"subj01": {"raw": None}}}),
+            "'subjects.subj01.raw' should be a number, found None",
+        ),
+        (
+            json.dumps({**RDM_SCORE, "subjects": [0.25, 0.35]}),
+            "'subjects' should map labels to objects",
+        ),
+    ],
+)
+def test_a_malformed_rdm_score_names_the_file_and_the_problem(tmp_path, content, message):
+    path = tmp_path / "score_rdm.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=re.escape(message)):
+        assemblies.load_rdm_score(path)

@@ -55,3 +55,31 @@ def test_noise_ceiling_scatter_draws_each_source_with_the_threshold(rng):
     assert ax.get_xlim() == (0, 100)
     fig = figures.noise_ceiling_scatter(recomputed, np.zeros(0), title="nc")
     assert len(fig.axes[0].collections) == 0  # an assembly of other voxels is not drawn
+
+
+def test_bars_draw_the_finite_lines_solid_then_dashed():
+    table = pd.DataFrame({"replica": [0.3, 0.4]}, index=["subj01", "subj02"])
+    lines = {"ceiling": 0.8, "leave-one-out bound": 0.6, "none": float("nan")}
+    ax = figures.benchmark_bars(table, title="b", ylabel="Spearman", lines=lines).axes[0]
+    drawn = [(line.get_label(), line.get_linestyle(), line.get_ydata()[0]) for line in ax.lines]
+    assert drawn == [("ceiling", "-", 0.8), ("leave-one-out bound", "--", 0.6)]
+    assert ax.get_ylabel() == "Spearman"
+
+
+def test_rdm_heatmaps_draw_one_panel_per_matrix(rng):
+    rdm = 1 - np.corrcoef(rng.normal(size=(12, 5)))
+    fig = figures.rdm_heatmaps({"subject mean": rdm, "model": rdm}, title="V4")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["subject mean", "model"]
+    assert panels[0].images[0].get_array().shape == (12, 12)
+    assert isinstance(fig, Figure) and fig.dpi == figures.DPI
+
+
+def test_similarity_map_writes_each_value_and_frames_the_highlighted_row():
+    names = ["V1", "V2", "V4"]
+    table = pd.DataFrame(np.array([[1, 0.5, 0.2], [0.5, 1, 0.4], [0.2, 0.4, 1]]), names, names)
+    ax = figures.similarity_map(table, title="s", highlight="V2").axes[0]
+    assert sorted(t.get_text() for t in ax.texts)[:3] == ["0.200", "0.200", "0.400"]
+    (frame,) = ax.patches
+    assert frame.get_xy() == (-0.5, 0.5) and frame.get_width() == 3
+    assert not figures.similarity_map(table, title="s", highlight="IT").axes[0].patches

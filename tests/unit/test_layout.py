@@ -32,6 +32,7 @@ from nsdval.errors import LayoutError, MissingInputError, ParameterError
         ("packaging", "brainscore_assembly", ("test",), "brainscore/Allen2022_fmri_test_8subj.nc"),
         ("packaging", "activations", ("V4", "train"), "benchmark/V4/activations_train.nc"),
         ("official", "score", ("V1",), "benchmark/V1/score.json"),
+        ("official", "rdm_score", ("IT",), "benchmark/IT/score_rdm.json"),
     ],
 )
 def test_paths_follow_the_documented_layouts(kind, method, args, expected):
