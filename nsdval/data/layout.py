@@ -259,7 +259,8 @@ class NsdLayout:
         paths += [self.region_assembly(r) for r in regions]
         paths += [self.brainscore_assembly(s) for s in SPLITS]
         for region in regions:
-            paths += [self.activations(region, s) for s in SPLITS] + [self.score(region)]
+            paths += [self.activations(region, s) for s in SPLITS]
+            paths += [self.score(region), self.rdm_score(region)]
         for subject in subjects:
             paths += self.subject_files(subject)
         if self.space == "surface" and subjects:

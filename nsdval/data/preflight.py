@@ -218,3 +218,4 @@ def check_benchmark(layout, region):
         )
     watched.heartbeat(layout.score(region))
     assemblies.load_score(layout.score(region))
+    assemblies.load_rdm_score(layout.rdm_score(region))  # optional: None when absent

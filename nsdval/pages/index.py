@@ -120,10 +120,25 @@ def _family_sections(rows: list[dict], results: dict) -> list[dict]:
                 "counts": status_counts(r["status"] for r in own),
                 "structure": [r for r in own if not (r["subject"] or r["region"])],
                 "matrices": _matrices(own),
+                "region_reports": _region_reports(own),
                 "benchmark": _benchmark_rows(benchmarks.get(family.key), records),
+                "rdm": _rdm_rows(records),
             }
         )
     return sections
+
+
+def _region_reports(rows: list[dict]) -> list[dict]:
+    """One row of region cells per template of region-level reports (a region, no subject)."""
+    level = [r for r in rows if r["region"] and not r["subject"]]
+    regions = sorted({r["region"] for r in level}, key=_region_key)
+    out = []
+    for template in sorted({r["template"] for r in level}):
+        cells = {r["region"]: r for r in level if r["template"] == template}
+        out.append(
+            {"template": template, "regions": regions, "cells": [cells.get(g) for g in regions]}
+        )
+    return out
 
 
 def _worst(rows: list[dict]) -> str | None:
@@ -162,7 +177,26 @@ def _benchmark_rows(
         if not (rec.subject or rec.region)
         for check in rec.checks
     }
-    metrics = ("score", "raw", "ceiling")
+    return _score_rows(benchmark, verdicts, ("score", "raw", "ceiling"), "region-{}")
+
+
+def _rdm_rows(reports: list[ReportRecord]) -> list[dict]:
+    """Reported vs replica ``-rdm`` score, raw, ceiling and its bound, per region's report.
+
+    The status of each row is that of the region report's ``rdm-<metric>`` check.
+    """
+    region_level = [r for r in reports if r.region and not r.subject and r.benchmark]
+    verdicts = {
+        (check.get("region") or rec.region, check.get("name")): check.get("status")
+        for rec in region_level
+        for check in rec.checks
+    }
+    benchmark = {k: v for rec in region_level for k, v in rec.benchmark.items()}
+    metrics = ("score", "raw", "ceiling", "lower_bound_loo")
+    return _score_rows(benchmark, verdicts, metrics, "rdm-{}")
+
+
+def _score_rows(benchmark, verdicts, metrics, check_name) -> list[dict]:
     rows = []
     for region in sorted(benchmark or {}, key=_region_key):
         entry = benchmark[region] or {}
@@ -171,7 +205,8 @@ def _benchmark_rows(
         for n, metric in enumerate(metrics):
             a, b = reported.get(metric), replica.get(metric)
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-            verdict = verdicts.get((region, f"region-{metric}"))
+            name = check_name.format(metric.replace("_", "-"))
+            verdict = verdicts.get((region, name))
             rows.append(
                 {
                     "region": region,

@@ -24,10 +24,14 @@ FORCE_HINT = "--force runs every report without reading it"
 
 
 def report_inputs(layout, *, subject, region, subjects, regions):
-    """Files one report reads: all for the structure report, else its subject and region's."""
-    if subject is None:
+    """Files one report reads: all for the structure report, else its subject's and region's.
+
+    A region-level report (``benchmark_rdm``: a region, no subject) reads its region's
+    assemblies and benchmark files and no subject's betas.
+    """
+    if subject is None and region is None:
         return layout.input_files(subjects, regions)
-    return layout.input_files([subject], [region])
+    return layout.input_files([] if subject is None else [subject], [region])
 
 
 def job_fingerprint(job, *, template_path, inputs, sessions):

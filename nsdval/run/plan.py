@@ -2,7 +2,8 @@
 
 A run validates every assembly family the tree holds (:mod:`nsdval.data.families`; the
 ``spaces`` and ``variants`` of :class:`RunConfig` choose some) and expands into jobs, per
-family: ``assembly_structure`` once, ``assembly_validation`` per subject and region. Each
+family: ``assembly_structure`` once, ``assembly_validation`` per subject and region, and
+``benchmark_rdm`` per region (the ``-rdm`` benchmark needs every subject at once). Each
 job has the parameters its template declares and a fingerprint of its inputs
 (:mod:`nsdval.run.incremental`); the jobs an earlier run into the same folder left current
 are kept instead of executed again.
@@ -33,6 +34,8 @@ from nsdval.run.execution import template_path
 
 VALIDATION = "assembly_validation"
 STRUCTURE = "assembly_structure"
+RDM = "benchmark_rdm"
+TEMPLATES = (STRUCTURE, VALIDATION, RDM)
 RESERVED = (
     "nsd_root",
     "subject",
@@ -230,12 +233,13 @@ def declared_by_template(notebooks_dir):
     """Parameters each of a run's templates declares: template -> name -> type name."""
     return {
         template: declared_parameters(template_path(notebooks_dir, template))
-        for template in (STRUCTURE, VALIDATION)
+        for template in TEMPLATES
     }
 
 
 def plan_jobs(config, runs, declared_by_template, *, structure_regions=None):
-    """Expand a run into its jobs: per family, the structure report, then subject x region.
+    """Expand a run into its jobs: per family, the structure report, subject x region, and
+    the region-level ``-rdm`` benchmark report of each region.
 
     ``structure_regions`` maps a family key to the regions its structure report covers
     (default: the run's).
@@ -263,6 +267,10 @@ def _family_jobs(config, run, declared_by_template, structure_regions):
             jobs.append(
                 make(VALIDATION, subject, region, params, f"{subject_label(subject)}/{region}")
             )
+    for region in config.regions:
+        jobs.append(
+            make(RDM, None, region, {**structure_params, "region": region}, f"rdm/{region}")
+        )
     return jobs
 
 

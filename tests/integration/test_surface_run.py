@@ -56,7 +56,7 @@ def test_the_clean_surface_tree_passes_with_the_nan_filling_counted(tmp_path):
     code, results = run(root, tmp_path / "out")
     assert code == 0
     assert not_passing(results) == {("test-nan-filled", "warn")}
-    assert len(results["reports"]) == 1 + 2 * 4
+    assert len(results["reports"]) == 1 + 2 * 4 + 4  # structure, subject x region, rdm
     assert all(r["parameters"]["space"] == "surface" for r in results["reports"])
     truth = json.loads((root / "synth.json").read_text())["surface"]
     (published,) = [c for r in results["reports"] for c in r["checks"] if c["name"] == NC]

@@ -478,7 +478,8 @@ def test_index_shows_each_family_with_its_grid_matrices_and_benchmark(results):
     surface_bench = {"IT": {"reported": {"score": 0.28}, "replica": {"score": 0.28}}}
     results["families"] = {"volume_8subj": results["benchmark"], "surface_4subj": surface_bench}
     page = render_index(results=results)
-    grid = page[page.index('class="families"') : page.index("</table>", page.index("families"))]
+    start = page.index('class="families"')
+    grid = page[start : page.index("</table>", start)]
     heads = re.findall(r"<th>([^<]+)</th>", grid)
     assert heads == ["space", "8subj", "4subj", "volume", "surface"]
     assert re.search(r'<td data-family="surface_4subj"><a [^>]*href="#surface_4subj-family"', grid)
@@ -496,6 +497,43 @@ def test_index_shows_each_family_with_its_grid_matrices_and_benchmark(results):
     assert 'data-region="IT"' in bench and 'data-region="V4"' not in bench
     row = re.search(r'<tr class="report-row"[^>]*data-subject="subj05"[^>]*>', page).group(0)
     assert 'data-family="surface_4subj"' in row
+
+
+def test_index_shows_the_region_level_rdm_reports_and_their_scores(results):
+    numbers = {"score": 0.5, "raw": 0.2, "ceiling": 0.4, "lower_bound_loo": 0.3}
+    rdm = make_record(
+        id="V4-benchmark_rdm",
+        subject=None,
+        region="V4",
+        template="benchmark_rdm",
+        status="fail",
+        html="rdm/V4/benchmark_rdm.html",
+        checks=[check("rdm-raw", "pass", subject=None), check("rdm-score", "fail", subject=None)],
+        benchmark={
+            "V4": {
+                "benchmark": "Allen2022_fmri.V4-rdm",
+                "reported": {**numbers, "score": 0.25},
+                "replica": numbers,
+            }
+        },
+    )
+    results["reports"] = [*results["reports"], rdm]
+    page = render_index(results=results)
+    start = page.index('<table class="region-reports" data-template="benchmark_rdm"')
+    cells = page[start : page.index("</table>", start)]
+    assert re.findall(r"<th>([^<]+)</th>", cells) == ["V4"]
+    assert 'href="rdm/V4/benchmark_rdm.html">fail</a>' in cells
+    start = page.index('id="benchmark-rdm"')
+    table = page[start : page.index("</table>", start)]
+    rows = re.findall(r'<tr data-region="V4" data-metric="(\w+)"([^>]*)>', table)
+    assert [m for m, _ in rows] == ["score", "raw", "ceiling", "lower_bound_loo"]
+    assert "status-fail" in rows[0][1] and "status-pass" in rows[1][1]
+    assert "Allen2022_fmri.V4-rdm" in table and "0.25" in table
+    # the region-level report is neither in the subject matrix nor the structure list
+    assert (
+        'href="rdm/V4/benchmark_rdm.html">fail</a>'
+        not in page[: page.index('<table class="region-reports"')]
+    )
 
 
 def test_index_of_one_family_has_no_families_grid(results):

@@ -54,10 +54,7 @@ def test_check_overrides_accepts_ints_for_floats():
 
 
 def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path):
-    declared = {
-        plan.STRUCTURE: plan.declared_parameters(TEMPLATES / "assembly_structure.ipynb"),
-        plan.VALIDATION: plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
-    }
+    declared = plan.declared_by_template(TEMPLATES)
     config = plan.RunConfig(
         nsd_root=tmp_path,
         out=tmp_path / "o",
@@ -72,18 +69,21 @@ def test_plan_jobs_scopes_overrides_to_the_templates_that_declare_them(tmp_path)
         "subj01-IT-assembly_validation",
         "subj02-V1-assembly_validation",
         "subj02-IT-assembly_validation",
+        "V1-benchmark_rdm",
+        "IT-benchmark_rdm",
     ]
     assert jobs[0].rel_dir == "structure" and jobs[4].rel_dir == "subj02/IT"
+    assert jobs[6].rel_dir == "rdm/IT" and jobs[6].subject is None
+    assert jobs[6].parameters["region"] == "IT" and "subject" not in jobs[6].parameters
+    assert jobs[6].parameters["tolerance"] == 1e-6  # -p goes to every template declaring it
+    assert "score_tolerance" not in jobs[6].parameters  # which benchmark_rdm does not
     assert "tolerance" not in jobs[0].parameters and jobs[0].parameters["score_tolerance"] == 0.01
     assert jobs[0].parameters["regions"] == "V1,IT"
     assert jobs[1].parameters["tolerance"] == 1e-6 and jobs[1].parameters["subject"] == 1
 
 
 def test_plan_jobs_puts_every_other_family_under_its_key(tmp_path):
-    declared = {
-        plan.STRUCTURE: plan.declared_parameters(TEMPLATES / "assembly_structure.ipynb"),
-        plan.VALIDATION: plan.declared_parameters(TEMPLATES / "assembly_validation.ipynb"),
-    }
+    declared = plan.declared_by_template(TEMPLATES)
     config = plan.RunConfig(nsd_root=tmp_path, out=tmp_path / "o", regions=("V4",))
     runs = [
         plan.FamilyRun(Family(), None, (1, 3)),
@@ -94,14 +94,17 @@ def test_plan_jobs_puts_every_other_family_under_its_key(tmp_path):
         ("assembly_structure", "structure", "volume_8subj"),
         ("subj01-V4-assembly_validation", "subj01/V4", "volume_8subj"),
         ("subj03-V4-assembly_validation", "subj03/V4", "volume_8subj"),
+        ("V4-benchmark_rdm", "rdm/V4", "volume_8subj"),
         ("surface_4subj-assembly_structure", "surface_4subj/structure", "surface_4subj"),
         (
             "surface_4subj-subj01-V4-assembly_validation",
             "surface_4subj/subj01/V4",
             "surface_4subj",
         ),
+        ("surface_4subj-V4-benchmark_rdm", "surface_4subj/rdm/V4", "surface_4subj"),
     ]
-    surface = jobs[-1].parameters
+    surface = jobs[-2].parameters
+    assert jobs[-1].parameters["space"] == "surface"
     assert (surface["space"], surface["variant"]) == ("surface", "_4subj")
     assert (jobs[0].parameters["space"], jobs[0].parameters["variant"]) == ("volume", "_8subj")
 
