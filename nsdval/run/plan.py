@@ -238,9 +238,9 @@ def declared_by_template(notebooks_dir):
 
 
 def plan_jobs(config, runs, declared_by_template, *, structure_regions=None):
-    """Expand a run into its jobs: per family, the structure report, subject x region, and
-    the region-level ``-rdm`` benchmark report of each region.
+    """Expand a run into its jobs: per family, structure, subject x region, region-level.
 
+    The region-level report is the ``-rdm`` benchmark's (every subject at once).
     ``structure_regions`` maps a family key to the regions its structure report covers
     (default: the run's).
     """
