@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -103,6 +104,26 @@ def default_demo_data(preset):
     return user_cache_folder() / "nsdval" / f"synth-{preset}-v{nsdval.__version__}-seed0"
 
 
+DEMO_FAMILIES = {"space": "all", "variant": "both"}
+"""The demo tree holds the four families (volume and surface, 8 and 4 subjects)."""
+
+
+def demo_tree_is_current(data, preset):
+    """Whether ``data`` holds the synthetic demo tree this nsdval would write (else redo it).
+
+    A tree of an earlier nsdval (one family only), or a faulty one, is written again.
+    """
+    path = Path(data) / "synth.json"
+    if not path.is_file():
+        return False
+    try:
+        about = json.loads(path.read_text())
+    except ValueError:
+        return False
+    wanted = {"preset": preset, "spaces": ["volume", "surface"], "variants": ["8subj", "4subj"]}
+    return all(about.get(key) == value for key, value in wanted.items()) and not about.get("fault")
+
+
 def cmd_demo(args):
     """``nsdval demo``: synthesize (cached) and run every report."""
     from nsdval import synth
@@ -110,11 +131,13 @@ def cmd_demo(args):
 
     share_cores(args.jobs)
     data = args.data or default_demo_data(args.preset)
-    if not (data / "synth.json").is_file():
-        print(f"Synthesizing the {args.preset} tree in {data} ...", flush=True)
-        synth.synthesize(data, preset=args.preset, seed=0)
-    else:
+    if demo_tree_is_current(data, args.preset):
         print(f"Reusing the synthetic tree in {data}", flush=True)
+    else:
+        if (data / "synth.json").is_file():  # an earlier nsdval's synthetic tree: replaced
+            shutil.rmtree(data)
+        print(f"Synthesizing the {args.preset} tree of every family in {data} ...", flush=True)
+        synth.synthesize(data, preset=args.preset, seed=0, **DEMO_FAMILIES)
     config = plan.RunConfig(
         nsd_root=data,
         out=args.out,
