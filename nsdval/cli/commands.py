@@ -68,6 +68,7 @@ def cmd_run(args):
         parameters=dict(args.parameters),
         spaces=args.space,
         variants=args.variant,
+        templates=tuple(plan.REPORT_KINDS[kind] for kind in args.reports),
         folders={
             f"{n}_dir": getattr(args, f"{n}_dir")
             for n in ("assemblies", "brainscore", "benchmark")

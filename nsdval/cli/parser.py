@@ -9,11 +9,13 @@ from pathlib import Path
 import nsdval
 from nsdval.cli.environment import HELP as ENVIRONMENT
 from nsdval.cli.types import (
+    REPORT_KINDS,
     _jobs,
     _seconds,
     _tolerance,
     parse_parameter,
     parse_regions,
+    parse_reports,
     parse_spaces,
     parse_subjects,
     parse_variants,
@@ -178,6 +180,14 @@ def _add_run_options(parser):
         type=parse_regions,
         default=REGIONS,
         help="regions, e.g. V1,V4 (default: V1,V2,V4,IT)",
+    )
+    parser.add_argument(
+        "--reports",
+        type=parse_reports,
+        default=REPORT_KINDS,
+        metavar="KINDS",
+        help="kinds of report per family, a comma list of structure (once), validation (per "
+        "subject and region), rdm (per region, the REGION-rdm benchmark); default: all",
     )
     parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
     parser.add_argument(

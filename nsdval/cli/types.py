@@ -32,6 +32,26 @@ def parse_subjects(text):
     return tuple(sorted(set(out)))
 
 
+REPORT_KINDS = ("structure", "validation", "rdm")
+"""The kinds of report ``--reports`` chooses from (:data:`nsdval.run.plan.REPORT_KINDS`)."""
+
+
+def parse_reports(text):
+    """Parse ``structure,validation`` into a tuple of report kinds, refusing unknown ones.
+
+    Examples
+    --------
+    >>> parse_reports("rdm, structure")
+    ('structure', 'rdm')
+    """
+    kinds = {k.strip() for k in text.split(",") if k.strip()}
+    if not kinds or kinds - set(REPORT_KINDS):
+        raise argparse.ArgumentTypeError(
+            f"reports: expected a comma list of {', '.join(REPORT_KINDS)}, got {text!r}"
+        )
+    return tuple(k for k in REPORT_KINDS if k in kinds)
+
+
 def parse_regions(text):
     """Parse ``V1,V4`` into a tuple of regions, refusing unknown names."""
     regions = tuple(r.strip() for r in text.split(",") if r.strip())

@@ -36,6 +36,8 @@ VALIDATION = "assembly_validation"
 STRUCTURE = "assembly_structure"
 RDM = "benchmark_rdm"
 TEMPLATES = (STRUCTURE, VALIDATION, RDM)
+REPORT_KINDS = {"structure": STRUCTURE, "validation": VALIDATION, "rdm": RDM}
+"""``--reports`` names -> the templates they plan."""
 RESERVED = (
     "nsd_root",
     "subject",
@@ -105,6 +107,8 @@ class RunConfig:
     warm_kernels : bool
         Fork each notebook's kernel from a zygote that has the templates' imports done
         (see :mod:`nsdval.run.zygote`); off, every kernel starts the plain way.
+    templates : tuple of str
+        The kinds of report planned (default all of :data:`TEMPLATES`).
     """
 
     nsd_root: Path
@@ -127,6 +131,7 @@ class RunConfig:
     read_timeout: float = watched.DEFAULT_TIMEOUT
     hash_mode: str = manifest.DEFAULT_HASH
     warm_kernels: bool = True
+    templates: tuple = TEMPLATES
 
 
 @dataclass(frozen=True)
@@ -271,7 +276,7 @@ def _family_jobs(config, run, declared_by_template, structure_regions):
         jobs.append(
             make(RDM, None, region, {**structure_params, "region": region}, f"rdm/{region}")
         )
-    return jobs
+    return [job for job in jobs if job.template in config.templates]
 
 
 def _job(template, subject, region, params, rel_dir, *, config, declared_by_template, family):

@@ -78,6 +78,8 @@ def run_dir(tmp_path_factory):
         "1",
         "--regions",
         "V1,V4,IT",
+        "--reports",
+        "structure,validation",
         "--jobs",
         "2",
         "--notebooks",

@@ -206,3 +206,20 @@ def test_locate_failing_cell_keeps_a_known_index_and_skips_papermill_banners():
 def test_locate_failing_cell_without_any_started_cell():
     found = execution.locate_failing_cell({"cell_index": None}, _executed([False, False]))
     assert found["cell_index"] is None and found["cell_source"] is None
+
+
+def test_reports_choose_the_kinds_planned(tmp_path):
+    from nsdval.cli import types
+
+    assert set(types.REPORT_KINDS) == set(plan.REPORT_KINDS)
+    declared = plan.declared_by_template(TEMPLATES)
+    config = plan.RunConfig(
+        nsd_root=tmp_path,
+        out=tmp_path / "o",
+        regions=("V1", "IT"),
+        templates=(plan.STRUCTURE, plan.RDM),
+    )
+    jobs = plan.plan_jobs(config, [plan.FamilyRun(Family(), None, (1, 2))], declared)
+    assert [j.id for j in jobs] == ["assembly_structure", "V1-benchmark_rdm", "IT-benchmark_rdm"]
+    with pytest.raises(Exception, match="reports: expected a comma list"):
+        types.parse_reports("structure,ridge")
