@@ -331,7 +331,7 @@ def _silence(betas, anatomy, sessions, trials, rng, first):
 
 
 def _package(root, blocks, nsd_ids, features, fault, rng):
-    """Write the split, the assemblies, the activations and the scores."""
+    """Write the split, the assemblies, the activations and the scores (ridge and rdm)."""
     labelled = nsd_ids + faults.id_offset(fault)
     rows = packager.make_split(nsd_ids.size, faults.split_seed(fault))
     table = packager.split_table(labelled, rows)
@@ -352,7 +352,7 @@ def _package(root, blocks, nsd_ids, features, fault, rng):
         "Allen2022_fmri",
         falsify=lambda report, region: faults.falsify_score(report, region, fault),
     )
-    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), "scores": scores}
+    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), **scores}
 
 
 def _design_summary(sizes, design):

@@ -1,17 +1,22 @@
-"""The generator's own ``-rdm`` scorer (:mod:`nsdval.synth.rsa_scoring`).
+"""``score_rdm.json`` of the synthetic tree: the generator's own ``-rdm`` scorer.
 
-The expected numbers are recomputed here another way (``np.corrcoef`` for the RDMs,
-``scipy.stats.rankdata`` and a Pearson of ranks for Spearman, double loops over pairs),
-never with the scorer's helpers.
+The expected numbers are recomputed here another way (pandas for the rows, ``np.corrcoef``
+for the RDMs, ``scipy.stats.rankdata`` and a Pearson of ranks for Spearman, double loops
+over pairs), never with the scorer's helpers; the clean files are also checked against
+nsdval's replica (:mod:`nsdval.analysis.rsa`), which shares no code with the generator.
 """
 
 import itertools
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy.stats import rankdata
 
+from nsdval.analysis.rsa import score_rsa
+from nsdval.synth import synthesize
 from nsdval.synth.rsa_scoring import (
     benchmark_rows,
     model_triangle,
@@ -19,6 +24,78 @@ from nsdval.synth.rsa_scoring import (
     rsa_report,
     spearman,
 )
+
+REGIONS = ["V1", "V2", "V4", "IT"]
+KEYS = {"raw", "ceiling", "score", "lower_bound_loo", "benchmark", "model", "subjects"}
+# family -> (benchmark folder, Brain-Score folder, assembly prefix, suffix)
+FAMILIES = {
+    "Allen2022_fmri": ("benchmark", "brainscore", "Allen2022_fmri", "_8subj"),
+    "Allen2022_fmri_surface": (
+        "benchmark_surface",
+        "brainscore_surface",
+        "Allen2022_fmri_surface",
+        "_8subj",
+    ),
+    "Allen2022_fmri_4subj": ("benchmark_4subj", "brainscore", "Allen2022_fmri", "_4subj"),
+    "Allen2022_fmri_surface_4subj": (
+        "benchmark_surface_4subj",
+        "brainscore_surface",
+        "Allen2022_fmri_surface",
+        "_4subj",
+    ),
+}
+TINY_FAMILIES = ["Allen2022_fmri", "Allen2022_fmri_surface"]
+
+
+# ---------------------------------------------------------------- fixtures and readers
+
+
+@pytest.fixture(scope="session")
+def clean_all(tmp_path_factory):
+    """The tiny tree, volume and surface, seed 0."""
+    return synthesize(tmp_path_factory.mktemp("rdm") / "clean", preset="tiny", space="all")
+
+
+def load(path):
+    with xr.open_dataarray(path, engine="h5netcdf") as array:
+        return array.load()
+
+
+def report(root, family, region):
+    folder = FAMILIES[family][0]
+    return json.loads((root / folder / region / "score_rdm.json").read_text())
+
+
+def family_inputs(root, family, region):
+    """The family's Brain-Score train and test assemblies and the region's activations."""
+    _, bs_folder, prefix, suffix = FAMILIES[family]
+    train, test = (load(root / bs_folder / f"{prefix}_{s}{suffix}.nc") for s in ("train", "test"))
+    acts = [
+        load(root / FAMILIES[family][0] / region / f"activations_{s}.nc")
+        for s in ("train", "test")
+    ]
+    return train, test, acts
+
+
+def frame(array, columns=None):
+    values = np.asarray(array.values, dtype=np.float64)
+    values = values[:, :, 0] if values.ndim == 3 else values
+    if columns is not None:
+        values = values[:, columns]
+    return pd.DataFrame(values, index=array["stimulus_id"].values)
+
+
+def rows_and_model(root, family, region, averaged=True):
+    """Data rows (sorted by stimulus_id), their subjects, and the model's rows, by pandas."""
+    train, test, acts = family_inputs(root, family, region)
+    keep = (train["region"].values == region) & (train["nc_testset"].values > 30)
+    tested = frame(test, keep)
+    if averaged:
+        tested = tested.groupby(level=0, sort=False).mean()  # pandas' mean skips NaN
+    data = pd.concat([frame(train, keep), tested]).sort_index(kind="mergesort")
+    features = pd.concat([frame(a) for a in acts])
+    features = features[~features.index.duplicated()]
+    return data, train["subject"].values[keep], features.loc[data.index]
 
 
 def loop_triangle(values, same=None):
@@ -33,8 +110,44 @@ def loop_triangle(values, same=None):
     return np.array(out)
 
 
+def square_triangle(values, same=None):
+    """1 - np.corrcoef of all rows at once, its pairs i < j (0 where ``same``)."""
+    square = 1.0 - np.corrcoef(np.asarray(values, dtype=np.float64))
+    if same is not None:
+        square[np.equal.outer(same, same)] = 0.0
+    return square[np.triu_indices(len(square), k=1)]
+
+
 def rank_spearman(a, b):
     return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+
+
+def expected_report(root, family, region, averaged=True, pooled=False):
+    """The ``-rdm`` numbers recomputed from the tree's files (NSD_FORMATS' wording)."""
+    data, column_subjects, model_rows = rows_and_model(root, family, region, averaged)
+    ids = data.index.to_numpy()
+    model = square_triangle(model_rows.to_numpy(), same=ids)
+    groups = (
+        {"all": np.ones(len(column_subjects), bool)}
+        if pooled
+        else {s: column_subjects == s for s in dict.fromkeys(column_subjects.tolist())}
+    )
+    triangles = {s: square_triangle(data.to_numpy()[:, cols]) for s, cols in groups.items()}
+    raws = {s: rank_spearman(model, t) for s, t in triangles.items()}
+    stack = np.array(list(triangles.values()))
+    ceiling = np.mean([rank_spearman(t, stack.mean(axis=0)) for t in stack])
+    loo = None  # one pooled subject has no other
+    if not pooled:
+        others = [np.delete(stack, i, 0).mean(axis=0) for i in range(len(stack))]
+        loo = np.mean([rank_spearman(t, o) for t, o in zip(stack, others, strict=True)])
+    raw = float(np.mean(list(raws.values())))
+    return {
+        "raw": raw,
+        "ceiling": ceiling,
+        "lower_bound_loo": loo,
+        "score": raw / ceiling,
+        "subjects": raws,
+    }
 
 
 # ---------------------------------------------------------------- the scorer, small cases
@@ -150,3 +263,69 @@ def test_model_rows_of_one_image_are_at_distance_zero(rng):
     np.testing.assert_allclose(model_triangle(acts, rows), expected, atol=1e-12)
     with pytest.raises(RuntimeError, match="no activations"):
         model_triangle(acts, np.array(["a", "z"]))
+
+
+# ---------------------------------------------------------------- the clean tree
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_clean_files_hold_the_recomputed_scores(clean_all, family):
+    truth = json.loads((clean_all / "synth.json").read_text())
+    summary = truth if family == "Allen2022_fmri" else truth["surface"]
+    for region in REGIONS:
+        found = report(clean_all, family, region)
+        ridge = json.loads((clean_all / FAMILIES[family][0] / region / "score.json").read_text())
+        assert set(found) == KEYS
+        assert found["benchmark"] == f"{family}.{region}-rdm"
+        assert found["model"] == ridge["model"]
+        assert list(found["subjects"]) == list(ridge["subjects"])
+        assert all(set(entry) == {"raw"} for entry in found["subjects"].values())
+        expected = expected_report(clean_all, family, region)
+        for key in ("raw", "ceiling", "lower_bound_loo", "score"):
+            assert found[key] == pytest.approx(expected[key], abs=1e-7), (region, key)
+        for subject, raw in expected["subjects"].items():
+            assert found["subjects"][subject]["raw"] == pytest.approx(raw, abs=1e-7)
+        assert 0.0 < found["raw"] < found["ceiling"] <= 1.0
+        assert summary["scores_rdm"][region] == found["score"]
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_clean_files_agree_with_the_replica(clean_all, family):
+    for region in REGIONS:
+        found = report(clean_all, family, region)
+        data, column_subjects, model_rows = rows_and_model(clean_all, family, region)
+        subjects = {
+            s: data.to_numpy()[:, column_subjects == s] for s in dict.fromkeys(column_subjects)
+        }
+        replica = score_rsa(model_rows.to_numpy(), subjects)
+        assert found["raw"] == pytest.approx(replica.raw, abs=1e-7)
+        assert found["ceiling"] == pytest.approx(replica.ceiling, abs=1e-7)
+        assert found["lower_bound_loo"] == pytest.approx(replica.lower_bound_loo, abs=1e-7)
+        assert found["score"] == pytest.approx(replica.score, abs=1e-7)
+
+
+# ---------------------------------------------------------------- every family (demo)
+
+
+@pytest.mark.slow  # demo: the only preset with subjects 1, 2, 5 and 7
+def test_every_family_has_score_rdm_json(tmp_path):
+    root = synthesize(tmp_path / "demo", preset="demo", space="all", variant="both")
+    truth = json.loads((root / "synth.json").read_text())
+    summaries = {
+        "Allen2022_fmri": truth,
+        "Allen2022_fmri_surface": truth["surface"],
+        "Allen2022_fmri_4subj": truth["variant_4subj"],
+        "Allen2022_fmri_surface_4subj": truth["surface"]["variant_4subj"],
+    }
+    for family, (folder, *_) in FAMILIES.items():
+        assert sorted(p.parent.name for p in (root / folder).glob("*/score_rdm.json")) == sorted(
+            REGIONS
+        )
+        for region in REGIONS:
+            found = report(root, family, region)
+            ridge = json.loads((root / folder / region / "score.json").read_text())
+            assert set(found) == KEYS and found["benchmark"] == f"{family}.{region}-rdm"
+            assert list(found["subjects"]) == list(ridge["subjects"])
+            assert summaries[family]["scores_rdm"][region] == found["score"]
+        expected = expected_report(root, family, "V4")
+        assert report(root, family, "V4")["score"] == pytest.approx(expected["score"], abs=1e-7)
