@@ -13,9 +13,8 @@ import pandas as pd
 import xarray as xr
 
 from nsdval import atomic
-from nsdval.synth import faults
+from nsdval.synth import faults, rdm_faults
 from nsdval.synth.presets import REGIONS
-from nsdval.synth.rsa_scoring import score_region_rdm
 from nsdval.synth.scoring import score_region
 
 MODEL = "synthetic-linear"
@@ -263,7 +262,7 @@ def write_array(array, path):
     array.to_netcdf(path, engine="h5netcdf")
 
 
-def write_benchmark(folder, assemblies, acts, name, falsify=None):
+def write_benchmark(folder, assemblies, acts, name, falsify=None, rdm_fault=None):
     """Write each region's activations, ``score.json`` and ``score_rdm.json``.
 
     Parameters
@@ -273,7 +272,7 @@ def write_benchmark(folder, assemblies, acts, name, falsify=None):
     assemblies : (train, test) xarray.DataArray
         The Brain-Score assemblies as packaged, scored by
         :func:`nsdval.synth.scoring.score_region` (``-ridge``) and
-        :func:`nsdval.synth.rsa_scoring.score_region_rdm` (``-rdm``).
+        :func:`nsdval.synth.rdm_faults.score_rdm` (``-rdm``).
     acts : (train, test) xarray.DataArray
         The model activations.
     name : str
@@ -282,6 +281,9 @@ def write_benchmark(folder, assemblies, acts, name, falsify=None):
     falsify : callable or None
         ``falsify(report, region)`` returns the ``score.json`` report to write (a planted
         fault).
+    rdm_fault : str or None
+        A fault of :data:`nsdval.synth.rdm_faults.RDM_FAULTS`, to compute ``score_rdm.json``
+        its wrong way.
 
     Returns
     -------
@@ -304,7 +306,7 @@ def write_benchmark(folder, assemblies, acts, name, falsify=None):
         rdm = {
             "benchmark": f"{name}.{region}-rdm",
             "model": MODEL,
-            **score_region_rdm(*assemblies, acts, region),
+            **rdm_faults.score_rdm(*assemblies, acts, region, rdm_fault),
         }
         atomic.write_json(folder / region / "score_rdm.json", rdm)
         scores_rdm[region] = rdm["score"]

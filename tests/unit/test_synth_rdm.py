@@ -1,4 +1,4 @@
-"""``score_rdm.json`` of the synthetic tree: the generator's own ``-rdm`` scorer.
+"""``score_rdm.json`` of the synthetic tree: the generator's own ``-rdm`` scorer and its faults.
 
 The expected numbers are recomputed here another way (pandas for the rows, ``np.corrcoef``
 for the RDMs, ``scipy.stats.rankdata`` and a Pearson of ranks for Spearman, double loops
@@ -6,17 +6,20 @@ over pairs), never with the scorer's helpers; the clean files are also checked a
 nsdval's replica (:mod:`nsdval.analysis.rsa`), which shares no code with the generator.
 """
 
+import filecmp
 import itertools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.io
 import xarray as xr
 from scipy.stats import rankdata
 
 from nsdval.analysis.rsa import score_rsa
-from nsdval.synth import synthesize
+from nsdval.errors import ParameterError
+from nsdval.synth import FAULTS, RDM_FAULTS, SURFACE_FAULTS, synthesize
 from nsdval.synth.rsa_scoring import (
     benchmark_rows,
     model_triangle,
@@ -54,6 +57,20 @@ TINY_FAMILIES = ["Allen2022_fmri", "Allen2022_fmri_surface"]
 def clean_all(tmp_path_factory):
     """The tiny tree, volume and surface, seed 0."""
     return synthesize(tmp_path_factory.mktemp("rdm") / "clean", preset="tiny", space="all")
+
+
+@pytest.fixture(scope="session")
+def rdm_fault_tree(tmp_path_factory):
+    """``rdm_fault_tree(fault)``: the tiny volume-and-surface tree with one planted fault."""
+    built = {}
+
+    def build(fault):
+        if fault not in built:
+            root = tmp_path_factory.mktemp(fault) / "tree"
+            built[fault] = synthesize(root, preset="tiny", space="all", fault=fault)
+        return built[fault]
+
+    return build
 
 
 def load(path):
@@ -302,6 +319,109 @@ def test_clean_files_agree_with_the_replica(clean_all, family):
         assert found["ceiling"] == pytest.approx(replica.ceiling, abs=1e-7)
         assert found["lower_bound_loo"] == pytest.approx(replica.lower_bound_loo, abs=1e-7)
         assert found["score"] == pytest.approx(replica.score, abs=1e-7)
+
+
+# ---------------------------------------------------------------- the planted faults
+
+
+def test_the_rdm_faults_are_volume_faults_of_their_own():
+    assert list(RDM_FAULTS) == [
+        "rdm-ceiling-loo",
+        "rdm-score-squared",
+        "rdm-repetitions-not-averaged",
+        "rdm-subjects-pooled",
+    ]
+    assert all(text.startswith("score_rdm.json") for text in RDM_FAULTS.values())
+    assert not set(RDM_FAULTS) & (set(FAULTS) | set(SURFACE_FAULTS))
+
+
+@pytest.mark.parametrize(("space", "variant"), [("surface", "8subj"), ("volume", "4subj")])
+def test_an_rdm_fault_needs_the_volume_8_subject_files(tmp_path, space, variant):
+    with pytest.raises(ParameterError):
+        synthesize(tmp_path / "t", space=space, variant=variant, fault="rdm-score-squared")
+    assert not (tmp_path / "t").exists()
+
+
+def _same_numbers(found, clean, keys):
+    for key in keys:
+        assert found[key] == clean[key], key
+
+
+def _check_ceiling_loo(found, clean, tree, region):
+    assert found["ceiling"] == clean["lower_bound_loo"] != clean["ceiling"]
+    assert found["score"] == pytest.approx(clean["raw"] / clean["lower_bound_loo"], rel=1e-12)
+    _same_numbers(found, clean, ("raw", "lower_bound_loo", "subjects"))
+
+
+def _check_score_squared(found, clean, tree, region):
+    assert found["score"] == pytest.approx(clean["raw"] ** 2 / clean["ceiling"], rel=1e-12)
+    assert found["score"] != clean["score"]
+    _same_numbers(found, clean, ("raw", "ceiling", "lower_bound_loo", "subjects"))
+
+
+def _check_not_averaged(found, clean, tree, region):
+    expected = expected_report(tree, "Allen2022_fmri", region, averaged=False)
+    for key in ("raw", "ceiling", "lower_bound_loo", "score"):
+        assert found[key] == pytest.approx(expected[key], abs=1e-7), key
+        assert abs(found[key] - clean[key]) > 1e-6, key
+    for subject, raw in expected["subjects"].items():
+        assert found["subjects"][subject]["raw"] == pytest.approx(raw, abs=1e-7)
+
+
+def _check_pooled(found, clean, tree, region):
+    expected = expected_report(tree, "Allen2022_fmri", region, pooled=True)
+    assert found["raw"] == pytest.approx(expected["raw"], abs=1e-7)
+    assert found["raw"] != clean["raw"]
+    assert found["ceiling"] == 1.0 and found["score"] == found["raw"]
+    assert found["subjects"] == {s: {"raw": found["raw"]} for s in clean["subjects"]}
+    assert found["lower_bound_loo"] == clean["lower_bound_loo"]
+
+
+FAULT_CHECKS = {
+    "rdm-ceiling-loo": _check_ceiling_loo,
+    "rdm-score-squared": _check_score_squared,
+    "rdm-repetitions-not-averaged": _check_not_averaged,
+    "rdm-subjects-pooled": _check_pooled,
+}
+
+
+def test_every_rdm_fault_has_a_check():
+    assert set(FAULT_CHECKS) == set(RDM_FAULTS)
+
+
+@pytest.mark.parametrize("fault", list(RDM_FAULTS))
+def test_fault_changes_the_volume_rdm_scores_its_way(clean_all, rdm_fault_tree, fault):
+    tree = rdm_fault_tree(fault)
+    truth = json.loads((tree / "synth.json").read_text())
+    assert truth["fault"] == fault and truth["fault_description"] == RDM_FAULTS[fault]
+    for region in REGIONS:
+        found, clean = (
+            report(tree, "Allen2022_fmri", region),
+            report(clean_all, "Allen2022_fmri", region),
+        )
+        assert set(found) == KEYS
+        _same_numbers(found, clean, ("benchmark", "model"))
+        FAULT_CHECKS[fault](found, clean, tree, region)
+        assert truth["scores_rdm"][region] == found["score"]
+
+
+@pytest.mark.parametrize("fault", list(RDM_FAULTS))
+def test_fault_leaves_every_other_file_as_it_is(clean_all, rdm_fault_tree, fault):
+    tree = rdm_fault_tree(fault)
+    files = sorted(p.relative_to(clean_all) for p in clean_all.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tree) for p in tree.rglob("*") if p.is_file())
+    planted = {f"benchmark/{region}/score_rdm.json" for region in REGIONS}
+    for path in files:
+        name = path.as_posix()
+        if name in planted or name == "synth.json":
+            continue
+        if name.endswith(".mat"):  # its header holds the time it was written
+            a, b = (scipy.io.loadmat(root / path) for root in (clean_all, tree))
+            assert all(np.array_equal(a[k], b[k]) for k in a if not k.startswith("__"))
+            continue
+        assert filecmp.cmp(clean_all / path, tree / path, shallow=False), name
+    clean, faulty = (json.loads((r / "synth.json").read_text()) for r in (clean_all, tree))
+    assert clean["surface"] == faulty["surface"] and clean["scores"] == faulty["scores"]
 
 
 # ---------------------------------------------------------------- every family (demo)

@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge
 
 from nsdval import cli
 from nsdval.errors import ParameterError
-from nsdval.synth import FAULTS, SURFACE_FAULTS, presets, synthesize
+from nsdval.synth import FAULTS, RDM_FAULTS, SURFACE_FAULTS, presets, synthesize
 
 REGIONS = ["V1", "V2", "V4", "IT"]
 HEMIS = ["lh", "rh"]
@@ -799,7 +799,7 @@ def test_synth_command_space_and_layout(monkeypatch, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["synth", "--list-faults"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert listed == [*FAULTS, *SURFACE_FAULTS]
+    assert listed == [*FAULTS, *RDM_FAULTS, *SURFACE_FAULTS]
 
 
 def test_synth_command_writes_both_families(tmp_path):
