@@ -170,7 +170,7 @@ def cmd_synth(args, parser):
     from nsdval import synth
 
     if args.list_faults:
-        every = {**synth.FAULTS, **synth.SURFACE_FAULTS}
+        every = {**synth.FAULTS, **synth.RDM_FAULTS, **synth.SURFACE_FAULTS}
         if args.variant not in (None, "8subj", "_8subj"):  # the 4-subject faults on request
             every.update(synth.VARIANT_FAULTS)
         width = max(len(name) for name in every)

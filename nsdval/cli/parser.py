@@ -112,7 +112,9 @@ def _add_synth_command(sub):
         "synth",
         help="write a synthetic NSD tree",
         description="Write a synthetic NSD tree. tiny and demo are validation trees for "
-        "nsdval run; full is a timing dataset, not a validation tree: one subject at "
+        "nsdval run (each benchmark folder holds score.json and score_rdm.json, the -ridge "
+        "and -rdm scores of the generator's own scorers); full is a timing dataset, not a "
+        "validation tree: one subject at "
         "subj01's real size (about 1 GB of betas per session, chunked per voxel), its ROI "
         "volumes and design, and V4 activations of the real feature shape (412 x 64896), "
         "without assemblies or score (nsdval run exits 2 on it). --space surface writes the "

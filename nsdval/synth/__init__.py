@@ -8,6 +8,7 @@ from nsdval.synth.faults import FAULTS
 from nsdval.synth.generator import SPACES, synthesize
 from nsdval.synth.layout import LAYOUTS
 from nsdval.synth.presets import PRESETS
+from nsdval.synth.rdm_faults import RDM_FAULTS
 from nsdval.synth.surface_faults import SURFACE_FAULTS
 from nsdval.synth.variant import FAULTS as VARIANT_FAULTS
 from nsdval.synth.variant import VARIANTS
@@ -16,6 +17,7 @@ __all__ = [
     "FAULTS",
     "LAYOUTS",
     "PRESETS",
+    "RDM_FAULTS",
     "SPACES",
     "SURFACE_FAULTS",
     "VARIANTS",

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from nsdval.errors import OutputError, ParameterError
-from nsdval.synth import faults, full, packager, surface_full, surface_tree, variant_tree
+from nsdval.synth import (
+    faults,
+    full,
+    packager,
+    rdm_faults,
+    surface_full,
+    surface_tree,
+    variant_tree,
+)
 from nsdval.synth import layout as layout_module
 from nsdval.synth import variant as variant_module
 from nsdval.synth.betas import region_labels, simulate_betas, write_sessions, zero_sessions
@@ -63,7 +71,7 @@ def synthesize(
     seed : int
         Seed of all randomness; the same seed gives the same tree.
     fault : str or None
-        A name in ``FAULTS``, ``SURFACE_FAULTS`` or ``VARIANT_FAULTS`` (not with ``full``).
+        A name of ``FAULTS``, ``RDM_FAULTS``, ``SURFACE_FAULTS``, ``VARIANT_FAULTS`` (no ``full``).
     sessions : int or None
         Sessions to write, ``full`` only (default 4); the other presets fix their own.
     space : str or sequence of str
@@ -123,7 +131,7 @@ def _staging_folder(out_dir):
 
 def _describe(preset, seed, fault, spaces, layout, truth, variants=("8subj",)):
     """The tree's ``synth.json``: what was asked for, then the ground truth."""
-    every = {**faults.FAULTS, **SURFACE_FAULTS, **variant_module.FAULTS}
+    every = {**_volume_faults(), **SURFACE_FAULTS, **variant_module.FAULTS}
     about = every.get(fault) if fault else None
     return {
         "preset": preset,
@@ -166,13 +174,18 @@ def _check_fault(fault, spaces):
         return
     if fault in SURFACE_FAULTS:
         owner = "surface"
-    elif fault in faults.FAULTS:
+    elif fault in _volume_faults():
         owner = "volume"
     else:
-        names = ", ".join([*faults.FAULTS, *SURFACE_FAULTS, *variant_module.FAULTS])
+        names = ", ".join([*_volume_faults(), *SURFACE_FAULTS, *variant_module.FAULTS])
         raise ParameterError("fault", f"expected one of {names}, got {fault!r}")
     if owner not in spaces:
         raise ParameterError("fault", f"{fault!r} is a {owner} fault; space has no {owner}")
+
+
+def _volume_faults():
+    """The faults planted in the volume 8-subject files: packaging, then ``score_rdm.json``."""
+    return {**faults.FAULTS, **rdm_faults.RDM_FAULTS}
 
 
 def _check_variant_fault(fault, variants):
@@ -331,7 +344,7 @@ def _silence(betas, anatomy, sessions, trials, rng, first):
 
 
 def _package(root, blocks, nsd_ids, features, fault, rng):
-    """Write the split, the assemblies, the activations and the scores."""
+    """Write the split, the assemblies, the activations and the scores (ridge and rdm)."""
     labelled = nsd_ids + faults.id_offset(fault)
     rows = packager.make_split(nsd_ids.size, faults.split_seed(fault))
     table = packager.split_table(labelled, rows)
@@ -351,8 +364,9 @@ def _package(root, blocks, nsd_ids, features, fault, rng):
         acts,
         "Allen2022_fmri",
         falsify=lambda report, region: faults.falsify_score(report, region, fault),
+        rdm_fault=fault,
     )
-    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), "scores": scores}
+    return {"n_train": int(rows[0].size), "n_test": int(rows[1].size), **scores}
 
 
 def _design_summary(sizes, design):

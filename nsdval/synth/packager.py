@@ -8,16 +8,16 @@ stores its assemblies.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nsdval.synth import faults
+from nsdval import atomic
+from nsdval.synth import faults, rdm_faults
 from nsdval.synth.presets import REGIONS
 from nsdval.synth.scoring import score_region
 
+MODEL = "synthetic-linear"
 TIME_BIN = (70, 170)
 TRAIN_FRACTION = 0.8
 # the coordinate order of the published Brain-Score assemblies
@@ -262,8 +262,8 @@ def write_array(array, path):
     array.to_netcdf(path, engine="h5netcdf")
 
 
-def write_benchmark(folder, assemblies, acts, name, falsify=None):
-    """Write each region's activations and ``score.json``; return the final scores.
+def write_benchmark(folder, assemblies, acts, name, falsify=None, rdm_fault=None):
+    """Write each region's activations, ``score.json`` and ``score_rdm.json``.
 
     Parameters
     ----------
@@ -271,25 +271,43 @@ def write_benchmark(folder, assemblies, acts, name, falsify=None):
         The benchmark folder (``benchmark/``, ``benchmark_surface/``, ...).
     assemblies : (train, test) xarray.DataArray
         The Brain-Score assemblies as packaged, scored by
-        :func:`nsdval.synth.scoring.score_region`.
+        :func:`nsdval.synth.scoring.score_region` (``-ridge``) and
+        :func:`nsdval.synth.rdm_faults.score_rdm` (``-rdm``).
     acts : (train, test) xarray.DataArray
         The model activations.
     name : str
-        Benchmark family, e.g. ``Allen2022_fmri``; ``score.json`` names ``NAME.REGION-ridge``.
+        Benchmark family, e.g. ``Allen2022_fmri``; ``score.json`` names ``NAME.REGION-ridge``,
+        ``score_rdm.json`` ``NAME.REGION-rdm``.
     falsify : callable or None
-        ``falsify(report, region)`` returns the report to write (a planted fault).
+        ``falsify(report, region)`` returns the ``score.json`` report to write (a planted
+        fault).
+    rdm_fault : str or None
+        A fault of :data:`nsdval.synth.rdm_faults.RDM_FAULTS`, to compute ``score_rdm.json``
+        its wrong way.
+
+    Returns
+    -------
+    dict
+        ``{"scores": {region: score}, "scores_rdm": {region: score}}``, as written.
     """
-    scores = {}
+    scores, scores_rdm = {}, {}
     for region in REGIONS:
         for split, array in zip(("train", "test"), acts, strict=True):
             write_array(array, folder / region / f"activations_{split}.nc")
         report = {
             "benchmark": f"{name}.{region}-ridge",
-            "model": "synthetic-linear",
+            "model": MODEL,
             **score_region(*assemblies, acts, region),
         }
         if falsify is not None:
             report = falsify(report, region)
-        (folder / region / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+        atomic.write_json(folder / region / "score.json", report)
         scores[region] = report["score"]
-    return scores
+        rdm = {
+            "benchmark": f"{name}.{region}-rdm",
+            "model": MODEL,
+            **rdm_faults.score_rdm(*assemblies, acts, region, rdm_fault),
+        }
+        atomic.write_json(folder / region / "score_rdm.json", rdm)
+        scores_rdm[region] = rdm["score"]
+    return {"scores": scores, "scores_rdm": scores_rdm}

@@ -225,11 +225,11 @@ def brainscore_assemblies(blocks, nsd_ids, complete, rows, fault):
 
 
 def write_benchmark(folder, assemblies, acts, fault, name="Allen2022_fmri_surface"):
-    """Write each region's activations and ``score.json``; return the final scores.
+    """Write each region's activations, ``score.json`` and ``score_rdm.json``.
 
-    The scores come from :func:`nsdval.synth.scoring.score_region` on the assemblies as
-    packaged. With ``surface-nan-not-filled`` they are scored after NaN -> 0 (a ridge cannot
-    fit NaN), which leaves ``score.json`` as it is without the fault.
+    :func:`nsdval.synth.packager.write_benchmark` on the assemblies as packaged; returns its
+    scores. With ``surface-nan-not-filled`` they are scored after NaN -> 0 (a ridge cannot
+    fit NaN), which leaves both score files as they are without the fault.
     """
     if fault == "surface-nan-not-filled":
         assemblies = tuple(array.fillna(0.0) for array in assemblies)

@@ -6,7 +6,8 @@ Files, packaging layout (see :mod:`nsdval.synth.layout` for the official one):
 - ``subjSS/betas/{lh,rh}.betas_sessionNN.mgh`` and ``subjSS/betas/{lh,rh}.ncsnr.mgh``;
 - ``assemblies/Allen2022_surface.REGION_8subj.nc``;
 - ``brainscore_surface/Allen2022_fmri_surface_{train,test}_8subj.nc``;
-- ``benchmark_surface/REGION/{activations_train.nc, activations_test.nc, score.json}``.
+- ``benchmark_surface/REGION/{activations_train.nc, activations_test.nc, score.json,
+  score_rdm.json}``.
 
 The design, image latents and model features are the volume's (same seed, same files), so
 a tree with both families has one ``nsd_expdesign.mat`` and one split.
@@ -75,7 +76,7 @@ def build_surface(root, sizes, design, space, features, fault, seed, four=None):
     complete = np.flatnonzero(min_reps == 3)
     if not np.array_equal(shared[complete], ids):
         raise RuntimeError("the images shown 3 times differ from the design's assembly images")
-    scores = None
+    scores = {"scores": None, "scores_rdm": None}
     if four is None or four["with_8subj"]:
         images = (shared, min_reps, ids, complete, rows)
         scores = _write_packaged(root, blocks, images, features, fault)
@@ -86,7 +87,10 @@ def build_surface(root, sizes, design, space, features, fault, seed, four=None):
 
 
 def _write_packaged(root, blocks, images, features, fault):
-    """Write the region and Brain-Score assemblies and the benchmark files; return the scores."""
+    """Write the region and Brain-Score assemblies and the benchmark files.
+
+    Returns :func:`nsdval.synth.packager.write_benchmark`'s scores (ridge and rdm).
+    """
     shared, min_reps, ids, complete, rows = images
     for region in REGIONS:
         array = surface_packager.region_assembly(blocks, region, shared, min_reps, fault)
@@ -118,7 +122,7 @@ def _summary(labels, blocks, subjects, images, scores, n_vertices):
             for region in REGIONS
         },
         "nan_cells": _nan_cells(blocks, complete, rows),
-        "scores": scores,
+        **scores,
     }
 
 

@@ -14,8 +14,8 @@ Written after NSD_FORMATS ("The 4-subject variant"), apart from the validation c
 
 Files carry ``_4subj`` in place of ``_8subj``; the benchmark files go to
 ``benchmark_4subj/REGION/`` and ``benchmark_surface_4subj/REGION/`` (same names as
-``benchmark/REGION/``), with ``Allen2022_fmri_4subj.REGION-ridge`` and
-``Allen2022_fmri_surface_4subj.REGION-ridge`` as benchmark names.
+``benchmark/REGION/``), with ``Allen2022_fmri_4subj.REGION-ridge|rdm`` and
+``Allen2022_fmri_surface_4subj.REGION-ridge|rdm`` as benchmark names.
 
 Only the faults of :data:`FAULTS` are planted in the 4-subject packaging hooks; a volume or
 surface fault is planted in the 8-subject files, and reaches the 4-subject values only when

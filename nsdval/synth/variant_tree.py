@@ -5,7 +5,8 @@ Files (packaging and official layout alike, at the root):
 - ``assemblies/train_test_split_4subj.csv``;
 - volume: ``assemblies/Allen2022.REGION_4subj.nc``,
   ``brainscore/Allen2022_fmri_{train,test}_4subj.nc``,
-  ``benchmark_4subj/REGION/{activations_train.nc, activations_test.nc, score.json}``;
+  ``benchmark_4subj/REGION/{activations_train.nc, activations_test.nc, score.json,
+  score_rdm.json}``;
 - surface: ``assemblies/Allen2022_surface.REGION_4subj.nc``,
   ``brainscore_surface/Allen2022_fmri_surface_{train,test}_4subj.nc``,
   ``benchmark_surface_4subj/REGION/`` (same names).
@@ -134,14 +135,17 @@ def write_surface(root, blocks, reps, shared, four):
 
 
 def _summary(four, blocks, scores):
-    """The 4-subject part of ``synth.json``: subjects, images, split, neuroids, scores."""
+    """The 4-subject part of ``synth.json``: subjects, images, split, neuroids, scores.
+
+    ``scores`` is :func:`nsdval.synth.packager.write_benchmark`'s result (ridge and rdm).
+    """
     return {
         "subjects": [variant.subject_label(index) for index in variant.SUBJECTS],
         "n_images": int(four["ids"].size),
         "n_train": int(four["rows"][0].size),
         "n_test": int(four["rows"][1].size),
         "neuroids": {region: _neuroids(blocks, region) for region in REGIONS},
-        "scores": scores,
+        **scores,
     }
 
 

@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge
 
 from nsdval import cli
 from nsdval.errors import ParameterError
-from nsdval.synth import FAULTS, SURFACE_FAULTS, presets, synthesize
+from nsdval.synth import FAULTS, RDM_FAULTS, SURFACE_FAULTS, presets, synthesize
 
 REGIONS = ["V1", "V2", "V4", "IT"]
 HEMIS = ["lh", "rh"]
@@ -30,6 +30,7 @@ LABEL_NAMES = ["Kastner2015", "streams", "nsdgeneral"]
 BS = [f"brainscore_surface/Allen2022_fmri_surface_{s}_8subj.nc" for s in ("train", "test")]
 RA = {r: f"assemblies/Allen2022_surface.{r}_8subj.nc" for r in REGIONS}
 SCORES = {r: f"benchmark_surface/{r}/score.json" for r in REGIONS}
+RDM_SCORES = {r: f"benchmark_surface/{r}/score_rdm.json" for r in REGIONS}
 
 
 # ---------------------------------------------------------------- fixtures and readers
@@ -571,13 +572,15 @@ def changed_files(clean, faulted):
 
 
 def scores_of(root):
-    """Every number of every score.json, flattened."""
+    """Every number of every score.json and score_rdm.json, flattened."""
     numbers = {}
     for region in REGIONS:
-        report = json.loads((root / SCORES[region]).read_text())
-        numbers.update({(region, k): report[k] for k in ("score", "raw", "ceiling")})
-        for subject, values in report["subjects"].items():
-            numbers.update({(region, subject, k): v for k, v in values.items()})
+        for kind, path in (("ridge", SCORES[region]), ("rdm", RDM_SCORES[region])):
+            report = json.loads((root / path).read_text())
+            keys = ("score", "raw", "ceiling", "lower_bound_loo")
+            numbers.update({(kind, region, k): report[k] for k in keys if k in report})
+            for subject, values in report["subjects"].items():
+                numbers.update({(kind, region, subject, k): v for k, v in values.items()})
     return numbers
 
 
@@ -712,7 +715,8 @@ def _check_rep_mean_not_nan_aware(clean, faulted):
             )
 
 
-# fault -> (files that change besides score.json, check, scores must stay equal)
+# fault -> (files that change besides score.json and score_rdm.json, check, scores must stay
+# equal)
 FAULT_CASES = {
     "surface-hemispheres-swapped": (set(BS), _check_hemispheres_swapped, False),
     "surface-vertex-index-off-by-one": (set(BS), _check_vertex_index, True),
@@ -747,7 +751,7 @@ def test_surface_fault_manifests(surf, tmp_path, fault):
     assert t["fault"] == fault and t["fault_description"] == SURFACE_FAULTS[fault]
     expected, check, same_scores = FAULT_CASES[fault]
     changed = changed_files(surf, faulted)
-    assert changed - set(SCORES.values()) == expected
+    assert changed - set(SCORES.values()) - set(RDM_SCORES.values()) == expected
     if same_scores:
         assert scores_of(faulted) == pytest.approx(scores_of(surf), rel=1e-12)
     check(surf, faulted)
@@ -795,7 +799,7 @@ def test_synth_command_space_and_layout(monkeypatch, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["synth", "--list-faults"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert listed == [*FAULTS, *SURFACE_FAULTS]
+    assert listed == [*FAULTS, *RDM_FAULTS, *SURFACE_FAULTS]
 
 
 def test_synth_command_writes_both_families(tmp_path):
