@@ -144,7 +144,7 @@ def subject_values(responses, *, dtype):
         Subject label (sorted) -> (n_images, n_units) float64 array.
     """
     values, ids = all_images(responses, dtype=dtype)
-    values, ids = rsa.sort_by_stimulus(values, ids)
+    values, ids = rsa.sort_by_stimulus(values, ids, unique=False)
     groups = np.asarray(responses.groups)
     return ids, {str(label): values[:, groups == label] for label in np.unique(groups)}
 
@@ -153,7 +153,8 @@ def rdm_data(data, *, dtype):
     """:class:`RdmData` from the ridge benchmark's arrays (:class:`~benchmark.BenchmarkData`)."""
     ids, subjects = subject_values(data, dtype=dtype)
     model_ids = np.concatenate([data.train_stimuli, data.test_stimuli])
-    model, _ = rsa.sort_by_stimulus(np.concatenate([data.x_train, data.x_test]), model_ids)
+    features = np.concatenate([data.x_train, data.x_test])
+    model, _ = rsa.sort_by_stimulus(features, model_ids, unique=False)
     n_train, n_test = len(data.train_stimuli), len(data.test_stimuli)
     return RdmData(ids, subjects, model, n_train, n_test)
 

@@ -1,5 +1,8 @@
 """Checks of the ``REGION-rdm`` report: the replica against the reported and live numbers.
 
+``rdm-unique-images``: the train and test images the benchmark concatenates are distinct
+(a leaky split repeats an image in the RDM; the numbers are still reproduced, repeats kept).
+
 Reported (``score_rdm.json``) vs replica, tolerance absolute:
 
 - ``rdm-raw``, ``rdm-ceiling``, ``rdm-lower-bound-loo``, ``rdm-score`` (region scope) and
@@ -51,6 +54,29 @@ def _compare(name, key, value, other, *, tolerance, versus, **scope):
         name, value, other, tolerance=tolerance, section=SECTION, **scope
     )
     return replace(result, detail=result.detail.replace("vs reported", f"vs {versus}"))
+
+
+def image_check(stimulus_ids, *, region):
+    """``rdm-unique-images``: every image of the benchmark once (train and test disjoint).
+
+    Examples
+    --------
+    >>> image_check(np.array(["a", "b", "b"]), region="V4").detail
+    '1 of 3 images repeated (e.g. b): train and test share images'
+    """
+    ids = np.sort(np.asarray(stimulus_ids).astype(str))
+    repeated = np.unique(ids[1:][ids[1:] == ids[:-1]])
+    if repeated.size:
+        detail = (
+            f"{repeated.size} of {ids.size} images repeated (e.g. {repeated[0]}): "
+            "train and test share images"
+        )
+        status = "fail"
+    else:
+        detail, status = f"{ids.size} distinct images (train + test)", "pass"
+    return checks.CheckResult(
+        SECTION, "rdm-unique-images", status, int(repeated.size), 0, detail, region=region
+    )
 
 
 def number_checks(theirs, replica, *, prefix, versus, region, tolerance):

@@ -225,13 +225,17 @@ def spearman(a, b):
     return float(correlation_of_ranks(spearman_ranks(a), spearman_ranks(b)))
 
 
-def sort_by_stimulus(values, stimulus_ids):
+def sort_by_stimulus(values, stimulus_ids, *, unique=True):
     """Rows sorted by their stimulus id, as Brain-Score aligns RDMs before comparing them.
 
     Parameters
     ----------
     values : (n_images, n_units) array
     stimulus_ids : (n_images,) array of unique ids
+    unique : bool
+        Refuse a repeated id (default). ``False`` keeps repeats in their order (a stable
+        sort), as Brain-Score's sort does: the benchmark of a leaky split (an image in both
+        train and test) can then be reproduced, and its check says the images repeat.
 
     Returns
     -------
@@ -255,7 +259,7 @@ def sort_by_stimulus(values, stimulus_ids):
     order = np.argsort(ids, kind="stable")
     ids = ids[order]
     repeated = ids[1:] == ids[:-1]
-    if repeated.any():
+    if unique and repeated.any():
         raise ParameterError("stimulus_ids", f"repeated id {ids[1:][repeated][0].item()!r}")
     return values[order], ids
 

@@ -236,3 +236,18 @@ def test_the_table_and_record_show_reported_replica_and_live(reports, scored):
 def test_the_benchmark_is_named_after_the_family(space, variant, expected):
     layout = NsdLayout("/nsd", variant=variant, space=space)
     assert rdm_benchmark.benchmark_identifier(layout, "IT") == expected
+
+
+def test_repeated_images_fail_their_check_but_still_score():
+    clean = rdm_checks.image_check(np.array(["a", "c", "b"]), region="V4")
+    leaky = rdm_checks.image_check(np.array(["a", "c", "a", "b"]), region="V4")
+    assert (clean.name, clean.status, leaky.status, leaky.value) == (
+        "rdm-unique-images",
+        "pass",
+        "fail",
+        1,
+    )
+    values, ids = rsa.sort_by_stimulus([[3.0], [1.0], [2.0]], ["b", "a", "b"], unique=False)
+    assert ids.tolist() == ["a", "b", "b"] and values.ravel().tolist() == [1.0, 3.0, 2.0]
+    with pytest.raises(Exception, match="repeated id 'b'"):
+        rsa.sort_by_stimulus([[3.0], [1.0], [2.0]], ["b", "a", "b"])
