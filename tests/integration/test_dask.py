@@ -78,9 +78,9 @@ def test_a_dask_run_writes_the_same_results_as_a_local_run(tiny_tree, tmp_path, 
         with capsys.disabled():
             print(f"\n{executor}: {seconds:.1f} s")
     printed = capsys.readouterr().out
-    assert printed.count("[9/9]") == 2  # progress reached the last report on both
+    assert printed.count("[13/13]") == 2  # progress reached the last report on both
     assert comparable(runs["dask"]) == comparable(runs["local"])
-    assert len(runs["dask"]["reports"]) == 9
+    assert len(runs["dask"]["reports"]) == 13  # structure, 2 subjects x 4 regions, 4 rdm
     assert all(r["status"] == "pass" for r in runs["dask"]["reports"])
     for record in runs["dask"]["reports"]:  # the workers wrote the reports into OUT
         assert (tmp_path / "dask" / record["html"]).is_file()

@@ -50,7 +50,8 @@ def test_clean_tree_passes_every_check(clean_run):
     assert results["schema_version"] == 2
     ids = [r["id"] for r in results["reports"]]
     assert ids[0] == "assembly_structure"
-    assert len(ids) == 1 + 2 * 4  # layout + 2 subjects x 4 regions
+    assert len(ids) == 1 + 2 * 4 + 4  # structure + 2 subjects x 4 regions + rdm per region
+    assert ids[-4:] == [f"{region}-benchmark_rdm" for region in ("V1", "V2", "V4", "IT")]
     bad = {
         (r["id"], c["name"])
         for r in results["reports"]
@@ -58,7 +59,7 @@ def test_clean_tree_passes_every_check(clean_run):
         if c["status"] not in ("pass",)
     }
     assert not bad
-    assert all(len(r["checks"]) >= 10 for r in results["reports"])
+    assert all(len(r["checks"]) >= 10 for r in results["reports"])  # rdm: 2 subjects, 11
 
 
 def test_every_report_is_written_with_notebook_html_and_sidecar(clean_run):
@@ -237,6 +238,7 @@ def test_the_official_nsd_layout_validates_the_same(tiny_tree, tmp_path):
     assert [r["id"] for r in results["reports"]] == [
         "assembly_structure",
         "subj02-IT-assembly_validation",
+        "IT-benchmark_rdm",
     ]
     assert "official layout" in (out / "subj02/IT/assembly_validation.html").read_text()
 
@@ -249,7 +251,7 @@ def test_relative_root_and_folder_overrides_reach_the_notebooks(tiny_tree, tmp_p
     args += ["--regions", "V4", "--assemblies-dir", f"{tiny_tree.name}/assemblies"]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
-    assert [r["status"] for r in results["reports"]] == ["pass", "pass"]
+    assert [r["status"] for r in results["reports"]] == ["pass", "pass", "pass"]
     assert all(
         r["parameters"]["assemblies_dir"] == str(tiny_tree.resolve() / "assemblies")
         for r in results["reports"]

@@ -30,7 +30,8 @@ def tree(tiny_tree, tmp_path):
 
 
 def run(tree, out, *extra):
-    return main(["run", "--nsd-root", str(tree), "--out", str(out), "--subjects", "1", *extra])
+    argv = ["run", "--nsd-root", str(tree), "--out", str(out), "--subjects", "1"]
+    return main([*argv, "--reports", "structure,validation", *extra])
 
 
 def test_only_changed_reports_are_executed_again(tree, tmp_path, capsys):

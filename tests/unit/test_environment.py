@@ -76,7 +76,8 @@ def test_the_checker_finds_the_cli_reading_the_environment():
     from nsdval.cli import environment
 
     uses = environment_uses(Path(environment.__file__).read_text())
-    assert {kind for _, kind in uses} == {"read"}
+    # it reads settings, and sets the BLAS thread counts the workers inherit (share_cores)
+    assert {kind for _, kind in uses} == {"read", "whole"}
 
 
 def test_the_checker_sees_every_kind_of_read():
