@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 DPI = 80
 STATUS_COLORS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "error": "#6a1b9a"}

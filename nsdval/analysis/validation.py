@@ -63,9 +63,9 @@ def load_subject_region(*, nsd_root, subject, region, variant, space="volume", *
     space = open_space(layout)
     design = load_expdesign(layout.expdesign())
     label = subject_label(subject)
-    region_asm = assemblies.load_region_assembly(layout, region)
-    train = assemblies.load_brainscore_assembly(layout, "train", space.unit_coords)
-    test = assemblies.load_brainscore_assembly(layout, "test", space.unit_coords)
+    block = {"subject": label, "region": region}
+    train = assemblies.load_brainscore_assembly(layout, "train", space.unit_coords, **block)
+    test = assemblies.load_brainscore_assembly(layout, "test", space.unit_coords, **block)
     return SubjectRegion(
         layout=layout,
         space=space,
@@ -74,21 +74,16 @@ def load_subject_region(*, nsd_root, subject, region, variant, space="volume", *
         label=label,
         region=region,
         reference_ids=extraction.reference_images(
-            space, design, assemblies.assembly_subjects(train)
+            space, design, assemblies.read_assembly_subjects(layout.brainscore_assembly("train"))
         ),
-        region_block=_block(region_asm, label, None),
-        train_block=_block(train, label, region),
-        test_block=_block(test, label, region),
+        region_block=assemblies.load_region_assembly(layout, region, subject=label),
+        train_block=train,
+        test_block=test,
     )
 
 
 def _folder_overrides(overrides):
     return {key: value for key, value in overrides.items() if value}
-
-
-def _block(array, label, region):
-    mask = assemblies.neuroid_mask(array, subject=label, region=region)
-    return array.isel(neuroid=np.flatnonzero(mask))
 
 
 def block_rows(block, ids):

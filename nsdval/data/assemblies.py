@@ -27,7 +27,7 @@ SCORE_KEYS = ("score", "raw", "ceiling", "subjects")
 RDM_SCORE_NUMBERS = ("score", "raw", "ceiling", "lower_bound_loo")
 
 
-def load_dataarray(path, *, dims, coords=(), what="assembly"):
+def load_dataarray(path, *, dims, coords=(), what="assembly", neuroids=None):
     """Open a netCDF file holding one DataArray and load it into memory.
 
     Parameters
@@ -40,6 +40,9 @@ def load_dataarray(path, *, dims, coords=(), what="assembly"):
         Coordinates it must carry.
     what : str
         Description used in error messages.
+    neuroids : callable or None
+        Given the opened, not yet loaded, array, the positions along ``neuroid`` to load
+        (e.g. one subject's region); only their values are read. ``None`` loads all.
 
     Returns
     -------
@@ -50,32 +53,58 @@ def load_dataarray(path, *, dims, coords=(), what="assembly"):
         raise MissingInputError(path, what)
     try:
         with xr.open_dataarray(path) as opened:
+            _check_shape(opened, path, dims=dims, coords=coords, what=what)
+            if neuroids is not None:
+                opened = opened.isel(neuroid=_as_indexer(neuroids(opened)))
             array = opened.load()
+    except InputError:
+        raise
     except Exception as exc:  # xarray and its engines raise many types for bad files
         raise InputError(path, f"not a readable netCDF DataArray ({exc})") from None
+    return array
+
+
+def _check_shape(array, path, *, dims, coords, what):
     if tuple(array.dims) != tuple(dims):
         raise InputError(path, f"{what} dims are {tuple(array.dims)}, expected {tuple(dims)}")
     missing = [name for name in coords if name not in array.coords]
     if missing:
         raise InputError(path, f"{what} lacks coordinate {missing[0]!r}")
-    return array
 
 
-def load_region_assembly(layout, region):
-    """Region assembly (images x voxels of all subjects), session-z-scored and averaged."""
+def _as_indexer(positions):
+    """Sorted positions as a slice when they are one run (a cheaper read), else an array.
+
+    Examples
+    --------
+    >>> _as_indexer(np.array([3, 4, 5])), _as_indexer(np.array([1, 3])).tolist()
+    (slice(3, 6, None), [1, 3])
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if positions.size and np.array_equal(positions, np.arange(positions[0], positions[-1] + 1)):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions
+
+
+def load_region_assembly(layout, region, *, subject=None):
+    """Region assembly (images x voxels of all subjects), session-z-scored and averaged.
+
+    With ``subject`` (a label, ``subjSS``) only that subject's neuroids are read.
+    """
     return load_dataarray(
         layout.region_assembly(region),
         dims=("presentation", "neuroid"),
         coords=(*PRESENTATION_COORDS, "subject"),
         what=f"{region} region assembly",
+        neuroids=None if subject is None else _positions(subject=subject),
     )
 
 
-def load_brainscore_assembly(layout, split, unit_coords=()):
+def load_brainscore_assembly(layout, split, unit_coords=(), *, subject=None, region=None):
     """Brain-Score train or test assembly (presentation x neuroid x time_bin).
 
     ``unit_coords`` (the space's, e.g. ``voxel_x``, ``voxel_y``, ``voxel_z``) must be there
-    too.
+    too. With ``subject`` and/or ``region`` only those neuroids are read.
     """
     presentation = (*PRESENTATION_COORDS, "repetition") if split == "test" else PRESENTATION_COORDS
     return load_dataarray(
@@ -83,7 +112,13 @@ def load_brainscore_assembly(layout, split, unit_coords=()):
         dims=("presentation", "neuroid", "time_bin"),
         coords=(*presentation, *BRAINSCORE_NEUROID_COORDS, *unit_coords),
         what=f"Brain-Score {split} assembly",
+        neuroids=None if subject is None and region is None else _positions(subject, region),
     )
+
+
+def _positions(subject=None, region=None):
+    """A ``neuroids`` selector of :func:`load_dataarray`: the neuroids of a subject/region."""
+    return lambda array: np.flatnonzero(neuroid_mask(array, subject=subject, region=region))
 
 
 def load_activations(layout, region, split):
@@ -196,6 +231,18 @@ def assembly_subjects(array):
     """
     labels = np.unique(np.asarray(array["subject"].values).astype(str))
     return sorted({int(s[4:]) for s in labels if s.startswith("subj") and s[4:].isdigit()})
+
+
+def read_assembly_subjects(path):
+    """Subject numbers of an assembly file, reading its ``subject`` coordinate only."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(path, "assembly")
+    try:
+        with xr.open_dataarray(path) as opened:
+            return assembly_subjects(opened["subject"].load())
+    except Exception as exc:  # xarray and its engines raise many types for bad files
+        raise InputError(path, f"not a readable netCDF DataArray with subjects ({exc})") from None
 
 
 def neuroid_mask(array, *, subject=None, region=None):
