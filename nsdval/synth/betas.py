@@ -59,7 +59,7 @@ def simulate_psc(labels, trial_latents, sessions, trials, rng):
     """
     n_units = labels.size
     snr = voxel_snr(labels, rng)
-    response = trial_latents @ voxel_tuning(trial_latents.shape[1], n_units, rng)
+    response = trial_latents @ voxel_tuning(labels, trial_latents.shape[1], rng)
     noise = rng.standard_normal(response.shape)
     baseline = rng.normal(1.0, 0.8, n_units)
     offset = np.repeat(rng.normal(0.0, 0.6, (sessions, n_units)), trials, axis=0)

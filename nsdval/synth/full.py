@@ -81,7 +81,7 @@ def voxel_model(anatomy, n_latent, rng):
     """
     labels = region_labels(anatomy, REGIONS)
     snr = voxel_snr(labels, rng)
-    tuning = voxel_tuning(n_latent, labels.size, rng)
+    tuning = voxel_tuning(labels, n_latent, rng)
     baseline = rng.normal(1.0, 0.8, labels.size)
     return VoxelModel(brain=anatomy.brain, snr=snr, baseline=baseline, tuning=tuning)
 

@@ -47,7 +47,7 @@ def hemisphere_model(labels, n_latent, rng):
     picked = rng.choice(v1, 2, replace=False)
     return {
         "snr": voxel_snr(regions, rng),
-        "tuning": voxel_tuning(n_latent, regions.size, rng),
+        "tuning": voxel_tuning(regions, n_latent, rng),
         "baseline": rng.normal(1.0, 0.8, regions.size),
         "dead": np.array([picked[0], rng.choice(outside)]),
         "session_nan": np.concatenate([picked[1:], rng.choice(v2, 2, replace=False)]),

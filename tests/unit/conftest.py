@@ -1,6 +1,6 @@
 """Hand-built run folders for the archive, verify and compare tests: no notebook runs.
 
-And one synthetic surface tree for the whole session (never altered: copy what a test changes).
+And synthetic trees for the whole session (never altered: copy what a test changes).
 """
 
 import copy
@@ -155,6 +155,14 @@ def tiny_surface_tree(tmp_path_factory):
     from nsdval.synth import synthesize
 
     return synthesize(tmp_path_factory.mktemp("surface") / "tiny", preset="tiny", space="surface")
+
+
+@pytest.fixture(scope="session")
+def clean_all(tmp_path_factory):
+    """The tiny tree, volume and surface, seed 0, read-only."""
+    from nsdval.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("rdm") / "clean", preset="tiny", space="all")
 
 
 @pytest.fixture(scope="session")

@@ -409,7 +409,9 @@ def test_scores_in_range(tiny):
         assert report["benchmark"] == f"Allen2022_fmri.{region}-ridge"
         assert list(report["subjects"]) == subjects(tiny)
         raws = [s["raw"] for s in report["subjects"].values()]
-        assert all(0.2 <= raw <= 0.6 for raw in raws)
+        # a subject's median r over 8-38 voxels and 10 test images; a region's voxels read out
+        # one band of latents, so they move together: over seeds 0-9 the raws span 0.13-0.67
+        assert all(0.1 <= raw <= 0.7 for raw in raws)
         assert report["raw"] == pytest.approx(np.mean(raws))
         scores = [s["raw"] ** 2 / s["ceiling"] for s in report["subjects"].values()]
         assert report["score"] == pytest.approx(np.mean(scores))

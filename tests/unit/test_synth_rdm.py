@@ -54,12 +54,6 @@ TINY_FAMILIES = ["Allen2022_fmri", "Allen2022_fmri_surface"]
 
 
 @pytest.fixture(scope="session")
-def clean_all(tmp_path_factory):
-    """The tiny tree, volume and surface, seed 0."""
-    return synthesize(tmp_path_factory.mktemp("rdm") / "clean", preset="tiny", space="all")
-
-
-@pytest.fixture(scope="session")
 def rdm_fault_tree(tmp_path_factory):
     """``rdm_fault_tree(fault)``: the tiny volume-and-surface tree with one planted fault."""
     built = {}
