@@ -233,9 +233,8 @@ def sort_by_stimulus(values, stimulus_ids, *, unique=True):
     values : (n_images, n_units) array
     stimulus_ids : (n_images,) array of unique ids
     unique : bool
-        Refuse a repeated id (default). ``False`` keeps repeats in their order (a stable
-        sort), as Brain-Score's sort does: the benchmark of a leaky split (an image in both
-        train and test) can then be reproduced, and its check says the images repeat.
+        Refuse a repeated id (default); ``False`` keeps repeats in order (a stable sort,
+        as Brain-Score's), so a leaky split's benchmark can still be reproduced.
 
     Returns
     -------

@@ -191,22 +191,7 @@ def _add_run_options(parser):
         help="kinds of report per family, a comma list of structure (once), validation (per "
         "subject and region), rdm (per region, the REGION-rdm benchmark); default: all",
     )
-    parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
-    parser.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="where the notebooks run: this machine's process pool (default) or a "
-        "dask.distributed cluster (needs --scheduler; OUT and the NSD root must be on a "
-        "filesystem the workers share)",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="dask scheduler address, e.g. tcp://HOST:8786; local or local:N starts a "
-        "local cluster of --jobs (or N) worker processes",
-    )
+    _add_executor_options(parser)
     _add_parameter_options(parser)
     parser.add_argument(
         "--force",
@@ -234,6 +219,26 @@ def _add_run_options(parser):
         help="folder of the template notebooks (default: the shipped ones)",
     )
     _add_read_options(parser)
+
+
+def _add_executor_options(parser):
+    """Where and how many notebooks run at once."""
+    parser.add_argument("--jobs", type=_jobs, default=1, help="notebooks executed at once")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where the notebooks run: this machine's process pool (default) or a "
+        "dask.distributed cluster (needs --scheduler; OUT and the NSD root must be on a "
+        "filesystem the workers share)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="dask scheduler address, e.g. tcp://HOST:8786; local or local:N starts a "
+        "local cluster of --jobs (or N) worker processes",
+    )
 
 
 def _add_read_options(parser):
