@@ -25,16 +25,20 @@ from peer_helpers import score_real_benchmark
 
 @pytest.fixture(scope="session")
 def tiny_tree(tmp_path_factory):
+    """tiny with both spaces: the volume files are those of ``--space volume``."""
     from nsdval.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("nsd") / "tiny", preset="tiny", seed=0)
+    return synthesize(tmp_path_factory.mktemp("nsd") / "tiny", preset="tiny", seed=0, space="all")
 
 
 @pytest.fixture(scope="session")
 def demo_tree(tmp_path_factory):
+    """demo with the 4-subject files too (the only preset that has them); the 8-subject
+    files hold the values of the default."""
     from nsdval.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("nsd") / "demo", preset="demo", seed=0)
+    root = tmp_path_factory.mktemp("nsd") / "demo"
+    return synthesize(root, preset="demo", seed=0, variant="both")
 
 
 @pytest.fixture(scope="session")

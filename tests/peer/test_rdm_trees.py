@@ -1,0 +1,41 @@
+"""Brain-Score's own ``-rdm`` benchmarks on the synthetic trees equal nsdval's replica.
+
+For every assembly family a synthetic tree holds (volume and surface 8-subject files of
+the tiny tree, the 4-subject files of the demo tree), Brain-Score's ``RSABenchmark`` is
+built by its ``Allen2022fmriRSA`` / ``Allen2022fmriSurfaceRSA`` factory with only
+``load_dataset`` pointed at the tree, and scores a stand-in model returning the tree's
+activations; ``nsdval.analysis.rsa.score_rsa`` scores arrays read from the same files.
+"""
+
+import numpy as np
+import pytest
+from peer_helpers import (
+    FAMILIES,
+    RDM_KEYS,
+    RDM_TOLERANCE,
+    REGIONS,
+    rdm_gaps,
+    rdm_replica,
+    score_real_rdm_benchmark,
+)
+
+TREES = {"volume": "tiny_tree", "surface": "tiny_tree", "4subj": "demo_tree"}
+CASES = [(family, region) for family in ("volume", "surface") for region in REGIONS]
+CASES += [("4subj", region) for region in REGIONS]
+
+
+@pytest.mark.parametrize(("family", "region"), CASES)
+def test_the_real_rdm_benchmark_equals_the_replica(request, family, region):
+    root = request.getfixturevalue(TREES[family])
+    theirs = score_real_rdm_benchmark(root, region, family)
+    assert theirs["benchmark"] == f"{FAMILIES[family][0]}.{region}-rdm"
+    ours = rdm_replica(root, region, family)
+    gaps = rdm_gaps(ours, theirs)
+    print(family, region, "largest difference:", max(gaps.values()))
+    assert max(gaps.values()) <= RDM_TOLERANCE, gaps
+    numbers = [theirs[key] for key in RDM_KEYS]
+    assert np.isfinite(numbers).all(), theirs
+    assert -1 <= ours.lower_bound_loo <= ours.ceiling <= 1
+    expected = {"4subj": ["subj01", "subj02", "subj05", "subj07"]}.get(family)
+    if expected:
+        assert list(theirs["subjects"]) == expected
