@@ -20,7 +20,7 @@ except ImportError as exc:
     ) from exc
 
 import pytest
-from peer_helpers import score_real_benchmark
+from peer_helpers import score_real_benchmark, score_real_rdm_benchmark
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,20 @@ def brainscore_scores():
         key = (str(root), region)
         if key not in cache:
             cache[key] = score_real_benchmark(root, region)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def brainscore_rdm_scores():
+    """``brainscore_rdm_scores(root, region, family)``: the real ``-rdm`` benchmark, once."""
+    cache = {}
+
+    def get(root, region, family="volume"):
+        key = (str(root), region, family)
+        if key not in cache:
+            cache[key] = score_real_rdm_benchmark(root, region, family)
         return cache[key]
 
     return get

@@ -26,7 +26,6 @@ from peer_helpers import (
     real_benchmark,
     real_rdm_benchmark,
     replica_record,
-    score_real_rdm_benchmark,
     tree_activations,
 )
 
@@ -87,10 +86,10 @@ def check_rdm_record(root, family, region, result):
     return record
 
 
-def test_export_writes_the_rdm_score_of_the_replica(tiny_tree, exported):
+def test_export_writes_the_rdm_score_of_the_replica(tiny_tree, exported, brainscore_rdm_scores):
     record = check_rdm_record(tiny_tree, "volume", "V4", exported)
     assert list(record["subjects"]) == ["subj01", "subj02"]
-    live = score_real_rdm_benchmark(tiny_tree, "V4")
+    live = brainscore_rdm_scores(tiny_tree, "V4")
     assert live == {key: value for key, value in record.items() if key != "model"}
 
 

@@ -16,7 +16,6 @@ from peer_helpers import (
     REGIONS,
     rdm_gaps,
     rdm_replica,
-    score_real_rdm_benchmark,
 )
 
 TREES = {"volume": "tiny_tree", "surface": "tiny_tree", "4subj": "demo_tree"}
@@ -25,9 +24,9 @@ CASES += [("4subj", region) for region in REGIONS]
 
 
 @pytest.mark.parametrize(("family", "region"), CASES)
-def test_the_real_rdm_benchmark_equals_the_replica(request, family, region):
+def test_the_real_rdm_benchmark_equals_the_replica(request, family, region, brainscore_rdm_scores):
     root = request.getfixturevalue(TREES[family])
-    theirs = score_real_rdm_benchmark(root, region, family)
+    theirs = brainscore_rdm_scores(root, region, family)
     assert theirs["benchmark"] == f"{FAMILIES[family][0]}.{region}-rdm"
     ours = rdm_replica(root, region, family)
     gaps = rdm_gaps(ours, theirs)
