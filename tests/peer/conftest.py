@@ -25,10 +25,21 @@ from peer_helpers import score_real_benchmark, score_real_rdm_benchmark
 
 @pytest.fixture(scope="session")
 def tiny_tree(tmp_path_factory):
-    """tiny with both spaces: the volume files are those of ``--space volume``."""
     from nsdval.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("nsd") / "tiny", preset="tiny", seed=0, space="all")
+    return synthesize(tmp_path_factory.mktemp("nsd") / "tiny", preset="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_all_tree(tmp_path_factory):
+    """tiny with both spaces (``--space all``), for the tests of every family.
+
+    A tree of its own: ``nsdval run`` on ``tiny_tree`` would validate the surface too.
+    """
+    from nsdval.synth import synthesize
+
+    root = tmp_path_factory.mktemp("nsd") / "tiny-all"
+    return synthesize(root, preset="tiny", seed=0, space="all")
 
 
 @pytest.fixture(scope="session")

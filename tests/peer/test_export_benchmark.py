@@ -93,7 +93,9 @@ def test_export_writes_the_rdm_score_of_the_replica(tiny_tree, exported, brainsc
     assert live == {key: value for key, value in record.items() if key != "model"}
 
 
-@pytest.mark.parametrize(("family", "tree"), [("surface", "tiny_tree"), ("4subj", "demo_tree")])
+@pytest.mark.parametrize(
+    ("family", "tree"), [("surface", "tiny_all_tree"), ("4subj", "demo_tree")]
+)
 def test_export_of_the_other_families(request, family, tree, tmp_path):
     root = request.getfixturevalue(tree)
     result = export_family(root, family, "IT", tmp_path)

@@ -1,11 +1,10 @@
 """Brain-Score's own ``-rdm`` benchmarks on the synthetic trees equal nsdval's replica.
 
-For every assembly family a synthetic tree holds (volume and surface 8-subject files of
-the tiny tree, the 4-subject files of the demo tree), Brain-Score's ``RSABenchmark`` is
-built by its ``Allen2022fmriRSA`` / ``Allen2022fmriSurfaceRSA`` factory with only
-``load_dataset`` pointed at the tree, and scores a stand-in model returning the tree's
-activations; ``nsdval.analysis.rsa.score_rsa`` scores arrays read from the same files.
-"""
+For every assembly family a synthetic tree holds (the volume and surface 8-subject files of
+a tiny tree with both spaces, the 4-subject files of the demo tree), Brain-Score's
+``RSABenchmark`` is built by its ``Allen2022fmriRSA`` / ``Allen2022fmriSurfaceRSA`` factory
+with only ``load_dataset`` pointed at the tree, and scores a stand-in model returning the
+tree's activations; ``nsdval.analysis.rsa.score_rsa`` scores arrays read from the same files."""
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from peer_helpers import (
     rdm_replica,
 )
 
-TREES = {"volume": "tiny_tree", "surface": "tiny_tree", "4subj": "demo_tree"}
+TREES = {"volume": "tiny_all_tree", "surface": "tiny_all_tree", "4subj": "demo_tree"}
 CASES = [(family, region) for family in ("volume", "surface") for region in REGIONS]
 CASES += [("4subj", region) for region in REGIONS]
 
