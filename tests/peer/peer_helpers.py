@@ -215,5 +215,18 @@ def rdm_gaps(ours, theirs):
     return gaps
 
 
+def rdm_record_gaps(a, b):
+    """|a - b| of two ``score_rdm.json``-shaped records: their numbers and subjects' raws."""
+
+    def gap(x, y):
+        return 0.0 if np.isnan(x) and np.isnan(y) else abs(x - y)
+
+    assert list(a["subjects"]) == list(b["subjects"])
+    gaps = {key: gap(a[key], b[key]) for key in RDM_KEYS}
+    for label in a["subjects"]:
+        gaps[label] = gap(a["subjects"][label]["raw"], b["subjects"][label]["raw"])
+    return gaps
+
+
 RDM_KEYS = ("raw", "ceiling", "lower_bound_loo", "score")
 RDM_TOLERANCE = 1e-6
