@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 
@@ -49,6 +50,39 @@ def writing(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def staging(paths):
+    """Temporary paths beside ``paths``, renamed into place together when the block succeeds.
+
+    For files that belong together (e.g. activations and the score computed from them):
+    no path is replaced until the block has written every temporary file; if the block
+    raises, every temporary file is removed and every path is left as it was. The writer
+    may create each temporary file by name (e.g. netCDF writers) or with :func:`write_bytes`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with staging([folder / "a.txt", folder / "b.txt"]) as (a, b):
+    ...     write_text(a, "A")
+    ...     write_text(b, "B")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['a.txt', 'b.txt']
+    """
+    paths = [Path(path) for path in paths]
+    temps = [path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp") for path in paths]
+    try:
+        yield temps
+        missing = [tmp for tmp in temps if not tmp.exists()]
+        if missing:
+            raise FileNotFoundError(f"staged file not written: {missing[0]}")
+        for tmp, path in zip(temps, paths, strict=True):
+            tmp.replace(path)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
 
 
 def _umask():

@@ -290,6 +290,52 @@ def score_record(score, subjects):
     }
 
 
+def rsa_subjects(benchmark):
+    """Subjects of an ``RSABenchmark``, in the order of its per-subject scores.
+
+    ``RSABenchmark.__call__`` scores ``np.unique(assembly["subject"])`` one by one and keeps
+    only the list of values (``raw.attrs["subject_scores"]``); the labels come from its
+    assembly, which has no public accessor (``_assembly``).
+    """
+    assembly = getattr(benchmark, "_assembly", None)
+    if assembly is None:
+        raise InputError("benchmark", "an RSA benchmark keeps its assembly in _assembly")
+    return [str(label) for label in np.unique(assembly["subject"].values)]
+
+
+def rsa_score_record(score, subjects):
+    """An ``RSABenchmark`` Score as ``score_rdm.json``'s numbers.
+
+    Parameters
+    ----------
+    score : Score
+        What ``RSABenchmark`` returned: raw / ceiling, with ``attrs["raw"]`` (its
+        ``attrs["subject_scores"]``, one per subject) and ``attrs["ceiling"]`` (the RSA
+        ceiling, the leave-one-out bound in its ``attrs["lower_bound_loo"]``).
+    subjects : list of str
+        Labels of ``subject_scores``, in their order (:func:`rsa_subjects`).
+
+    Returns
+    -------
+    dict
+        ``score``, ``raw``, ``ceiling``, ``lower_bound_loo`` and ``subjects: {label: {raw}}``.
+    """
+    raw, ceiling = score.attrs["raw"], score.attrs["ceiling"]
+    per_subject = list(raw.attrs["subject_scores"])
+    if len(per_subject) != len(subjects):
+        problem = f"{len(per_subject)} subject scores for {len(subjects)} subjects"
+        raise InputError("benchmark", problem)
+    return {
+        "score": scalar(score),
+        "raw": scalar(raw),
+        "ceiling": scalar(ceiling),
+        "lower_bound_loo": scalar(ceiling.attrs["lower_bound_loo"]),
+        "subjects": {
+            label: {"raw": scalar(v)} for label, v in zip(subjects, per_subject, strict=True)
+        },
+    }
+
+
 def score_region(train, test, activations, *, region, threshold=NC_THRESHOLD):
     """Score one region with Brain-Score's benchmark class on nsdval's inputs.
 

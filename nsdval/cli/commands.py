@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -260,19 +261,36 @@ def cmd_compare(args):
 
 
 def cmd_export_benchmark(args):
-    """``nsdval export-benchmark``: write a Brain-Score run's activations and score."""
+    """``nsdval export-benchmark``: write a Brain-Score run's activations and scores."""
     from nsdval.analysis import export
 
     result = export.export_benchmark(
-        benchmark=args.benchmark, model=args.model, out_dir=args.out, overwrite=args.overwrite
+        benchmark=args.benchmark,
+        model=args.model,
+        out_dir=args.out,
+        overwrite=args.overwrite,
+        rdm=args.rdm,
     )
     for path in result["files"]:
         print(path.resolve())
-    score = result["score"]
-    print(
-        f"{score['benchmark']} {score['model']}: score {score['score']:.4f}, "
-        f"raw {score['raw']:.4f}, ceiling {score['ceiling']:.4f}"
-    )
+    for key in ("score", "score_rdm"):
+        score = result.get(key)
+        if score is None:
+            continue
+        bound = score.get("lower_bound_loo")
+        print(
+            f"{score['benchmark']} {score['model']}: score {score['score']:.4f}, "
+            f"raw {score['raw']:.4f}, ceiling {score['ceiling']:.4f}"
+            + ("" if bound is None else f", leave-one-out bound {bound:.4f}")
+        )
+    difference = result.get("rdm_activation_difference")
+    if difference is not None and not difference <= export.ACTIVATION_TOLERANCE:
+        print(
+            "nsdval: warning: the -rdm benchmark saw other features than the activation "
+            f"files hold (largest relative difference {difference:.3g}; inf: another number "
+            "of features), so score_rdm.json may not be reproducible from them",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -330,12 +330,26 @@ def _add_compare_command(sub):
 def _add_export_command(sub):
     export = sub.add_parser(
         "export-benchmark",
-        help="score a model with Brain-Score; write activations and score.json for nsdval",
-        description="Inside the Brain-Score environment: score MODEL on BENCHMARK with "
-        "brainscore_vision and write OUT/REGION/activations_{train,test}.nc and score.json, "
-        "the files nsdval run reads from --benchmark-dir.",
+        help="score a model with Brain-Score; write activations, score.json and score_rdm.json",
+        description="In the Brain-Score environment: score MODEL with brainscore_vision on "
+        "FAMILY.REGION-ridge and FAMILY.REGION-rdm; write OUT/REGION/activations_{train,test}.nc,"
+        " score.json (ridge) and score_rdm.json (rdm: score, raw, ceiling, lower_bound_loo, "
+        "each subject's raw), read by nsdval run --benchmark-dir. The -rdm benchmark sees the "
+        "images of the two activation files; all is scored before anything is written.",
     )
-    export.add_argument("--benchmark", required=True, help="e.g. Allen2022_fmri.V4-ridge")
+    export.add_argument(
+        "--benchmark",
+        required=True,
+        help="FAMILY.REGION-ridge or FAMILY.REGION-rdm (the other one is derived), e.g. "
+        "Allen2022_fmri.V4-ridge, Allen2022_fmri_surface_4subj.IT-rdm",
+    )
     export.add_argument("--model", required=True, help="a Brain-Score model identifier")
     export.add_argument("--out", required=True, type=Path, help="benchmark folder to write")
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument(
+        "--no-rdm",
+        dest="rdm",
+        action="store_false",
+        help="score the ridge benchmark only; no score_rdm.json (with --overwrite, one left "
+        "by an earlier export is removed: it would not describe the new activations)",
+    )

@@ -20,7 +20,7 @@ except ImportError as exc:
     ) from exc
 
 import pytest
-from peer_helpers import score_real_benchmark
+from peer_helpers import score_real_benchmark, score_real_rdm_benchmark
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +31,25 @@ def tiny_tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_tree(tmp_path_factory):
+def tiny_all_tree(tmp_path_factory):
+    """tiny with both spaces (``--space all``), for the tests of every family.
+
+    A tree of its own: ``nsdval run`` on ``tiny_tree`` would validate the surface too.
+    """
     from nsdval.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("nsd") / "demo", preset="demo", seed=0)
+    root = tmp_path_factory.mktemp("nsd") / "tiny-all"
+    return synthesize(root, preset="tiny", seed=0, space="all")
+
+
+@pytest.fixture(scope="session")
+def demo_tree(tmp_path_factory):
+    """demo with the 4-subject files too (the only preset that has them); the 8-subject
+    files hold the values of the default."""
+    from nsdval.synth import synthesize
+
+    root = tmp_path_factory.mktemp("nsd") / "demo"
+    return synthesize(root, preset="demo", seed=0, variant="both")
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +61,20 @@ def brainscore_scores():
         key = (str(root), region)
         if key not in cache:
             cache[key] = score_real_benchmark(root, region)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def brainscore_rdm_scores():
+    """``brainscore_rdm_scores(root, region, family)``: the real ``-rdm`` benchmark, once."""
+    cache = {}
+
+    def get(root, region, family="volume"):
+        key = (str(root), region, family)
+        if key not in cache:
+            cache[key] = score_real_rdm_benchmark(root, region, family)
         return cache[key]
 
     return get

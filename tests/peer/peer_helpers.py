@@ -1,5 +1,6 @@
 """Helpers of the peer tests: the real Brain-Score benchmark on a synthetic tree."""
 
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -13,17 +14,36 @@ REGIONS = ("V1", "V2", "V4", "IT")
 TOLERANCE = 1e-5
 
 
-def tree_activations(root, region):
-    layout = detect_layout(root)
+FAMILIES = {
+    # family: (Brain-Score dataset prefix, space, file variant, benchmark folder of the tree)
+    "volume": ("Allen2022_fmri", "volume", "_8subj", "benchmark"),
+    "surface": ("Allen2022_fmri_surface", "surface", "_8subj", "benchmark_surface"),
+    "4subj": ("Allen2022_fmri_4subj", "volume", "_4subj", "benchmark_4subj"),
+}
+
+
+def family_layout(root, family="volume", **folders):
+    """The tree's layout of one assembly family (``FAMILIES``)."""
+    _, space, variant, benchmark = FAMILIES[family]
+    folders.setdefault("benchmark_dir", Path(root) / benchmark)
+    return detect_layout(root, variant, space=space, **folders)
+
+
+def tree_activations(root, region, family="volume", **folders):
+    layout = family_layout(root, family, **folders)
     return tuple(assemblies.load_activations(layout, region, s) for s in ("train", "test"))
 
 
 def dataset_loader(root):
-    """A stand-in for ``brainscore_vision.load_dataset`` serving a tree's netCDF files."""
+    """A stand-in for ``brainscore_vision.load_dataset`` serving a tree's netCDF files.
+
+    ``Allen2022_fmri[_surface][_4subj]_{train,test}`` -> that family's file in the tree.
+    """
 
     def load_dataset(identifier):
-        split = identifier.rsplit("_", 1)[1]
-        path = detect_layout(root).brainscore_assembly(split)
+        prefix, split = identifier.rsplit("_", 1)
+        family = next(name for name, spec in FAMILIES.items() if spec[0] == prefix)
+        path = family_layout(root, family).brainscore_assembly(split)
         with xr.open_dataarray(path) as opened:
             array = opened.load()
         return peer.neuroid_assembly(array, identifier=identifier)
@@ -91,3 +111,122 @@ def replica_record(root, region, **folders):
             for label, sb in subjects.items()
         },
     }
+
+
+def rdm_module(family):
+    """Brain-Score's benchmark module of the family and its ``-rdm`` factory."""
+    if FAMILIES[family][1] == "surface":
+        from brainscore_vision.benchmarks.allen2022_fmri_surface import benchmark as module
+
+        return module, module.Allen2022fmriSurfaceRSA
+    from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
+
+    return module, module.Allen2022fmriRSA
+
+
+def real_rdm_benchmark(root, region, family="volume"):
+    """Brain-Score's own ``-rdm`` factory reading the tree's assemblies.
+
+    Returns the benchmark and the context manager that keeps ``load_dataset`` pointed at
+    the tree: the one thing patched, so Brain-Score's ``load_full_assembly`` (filter,
+    region, repetition averages, train + test) runs as it is.
+    """
+    module, factory = rdm_module(family)
+    bench = factory(region, dataset_prefix=FAMILIES[family][0])
+    return bench, mock.patch.object(module, "load_dataset", dataset_loader(root))
+
+
+def score_real_rdm_benchmark(root, region, family="volume", activations=None):
+    """The real ``-rdm`` benchmark on the tree with a stand-in model, read off its Score."""
+    bench, patch = real_rdm_benchmark(root, region, family)
+    model = peer.RecordedModel(activations or tree_activations(root, region, family))
+    with patch, peer.quiet():
+        score = bench(model)
+        subjects = np.unique(bench._assembly["subject"].values).tolist()
+    raw, ceiling = score.attrs["raw"], score.attrs["ceiling"]
+    return {
+        "benchmark": bench.identifier,
+        "raw": float(raw),
+        "ceiling": float(ceiling),
+        "lower_bound_loo": float(ceiling.attrs["lower_bound_loo"]),
+        "score": float(score),
+        "subjects": {
+            label: {"raw": float(value)}
+            for label, value in zip(subjects, raw.attrs["subject_scores"], strict=True)
+        },
+    }
+
+
+def _image_means(array):
+    """(stimulus ids, per-image means over the presentations of each image), float64."""
+    ids, inverse = np.unique(np.asarray(array["stimulus_id"].values), return_inverse=True)
+    sums = np.zeros((ids.size, array.shape[1]))
+    np.add.at(sums, inverse, np.asarray(array.values, dtype=np.float64))
+    return ids, sums / np.bincount(inverse)[:, None]
+
+
+def rdm_subject_arrays(root, region, family="volume"):
+    """Each subject's (images x units) values as the ``-rdm`` benchmark takes them.
+
+    From the tree's Brain-Score files, read here with xarray: the region's neuroids with
+    ``nc_testset > 30``, train and test with each image's repetitions averaged, one after
+    the other. Returns the stimulus ids and ``{subject: values}`` in that row order.
+    """
+    layout = family_layout(root, family)
+    ids, values, labels = [], [], None
+    for split in ("train", "test"):
+        with xr.open_dataarray(layout.brainscore_assembly(split)) as opened:
+            array = opened.load().isel(time_bin=0)
+        keep = (array["region"].values == region) & (array["nc_testset"].values > 30)
+        array = array.isel(neuroid=np.flatnonzero(keep))
+        labels = np.asarray(array["subject"].values).astype(str)
+        split_ids, means = _image_means(array)
+        ids.append(split_ids)
+        values.append(means)
+    ids, values = np.concatenate(ids), np.concatenate(values)
+    return ids, {label: values[:, labels == label] for label in sorted(set(labels))}
+
+
+def rdm_replica(root, region, family="volume", activations=None):
+    """nsdval's replica (``rsa.score_rsa``) on arrays sorted by stimulus id."""
+    from nsdval.analysis import rsa
+
+    ids, subjects = rdm_subject_arrays(root, region, family)
+    activations = activations or tree_activations(root, region, family)
+    model, model_ids = rsa.sort_by_stimulus(
+        np.concatenate([a.transpose("presentation", "neuroid").values for a in activations]),
+        np.concatenate([np.asarray(a["stimulus_id"].values).astype(str) for a in activations]),
+    )
+    assert model_ids.tolist() == sorted(ids.tolist())  # the activations hold every image once
+    order = np.argsort(ids, kind="stable")
+    return rsa.score_rsa(model, {label: values[order] for label, values in subjects.items()})
+
+
+def rdm_gaps(ours, theirs):
+    """|replica - record| of raw, ceiling, bound, score and each subject's raw (NaN == NaN)."""
+
+    def gap(a, b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)
+
+    assert list(ours.subject_raws) == list(theirs["subjects"])
+    gaps = {key: gap(getattr(ours, key), theirs[key]) for key in RDM_KEYS}
+    for label, raw in ours.subject_raws.items():
+        gaps[label] = gap(raw, theirs["subjects"][label]["raw"])
+    return gaps
+
+
+def rdm_record_gaps(a, b):
+    """|a - b| of two ``score_rdm.json``-shaped records: their numbers and subjects' raws."""
+
+    def gap(x, y):
+        return 0.0 if np.isnan(x) and np.isnan(y) else abs(x - y)
+
+    assert list(a["subjects"]) == list(b["subjects"])
+    gaps = {key: gap(a[key], b[key]) for key in RDM_KEYS}
+    for label in a["subjects"]:
+        gaps[label] = gap(a["subjects"][label]["raw"], b["subjects"][label]["raw"])
+    return gaps
+
+
+RDM_KEYS = ("raw", "ceiling", "lower_bound_loo", "score")
+RDM_TOLERANCE = 1e-6

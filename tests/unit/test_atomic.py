@@ -42,3 +42,26 @@ def test_writing_streams_and_a_failure_keeps_the_previous_file(tmp_path):
         raise RuntimeError("half way")
     assert path.stat().st_size == 3000
     assert [p.name for p in tmp_path.iterdir()] == ["big.tar.gz"]
+
+
+def test_staged_files_replace_their_paths_together(tmp_path):
+    paths = [tmp_path / "a.nc", tmp_path / "score.json"]
+    paths[1].write_text("old")
+    with atomic.staging(paths) as temps:
+        temps[0].write_bytes(b"nc")
+        assert paths[1].read_text() == "old" and not paths[0].exists()
+        atomic.write_json(temps[1], {"new": 1})
+    assert paths[0].read_bytes() == b"nc" and '"new": 1' in paths[1].read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc", "score.json"]
+
+
+def test_a_failed_staging_replaces_nothing(tmp_path):
+    paths = [tmp_path / "a.nc", tmp_path / "score.json"]
+    paths[1].write_text("old")
+    with pytest.raises(RuntimeError), atomic.staging(paths) as temps:
+        temps[0].write_bytes(b"nc")
+        raise RuntimeError("scoring failed")
+    with pytest.raises(FileNotFoundError, match="not written"), atomic.staging(paths) as temps:
+        temps[0].write_bytes(b"nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["score.json"]
+    assert paths[1].read_text() == "old"
