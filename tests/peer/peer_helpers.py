@@ -1,4 +1,10 @@
-"""Helpers of the peer tests: the real Brain-Score benchmark on a synthetic tree."""
+"""Helpers of the peer tests: the real Brain-Score benchmarks on a synthetic tree.
+
+Each helper takes a :class:`~nsdval.data.families.Family` (default: volume, 8 subjects):
+``Allen2022_fmri``, ``Allen2022_fmri_4subj``, ``Allen2022_fmri_surface`` and
+``Allen2022_fmri_surface_4subj`` read their assemblies and activations from the family's
+folders of the tree.
+"""
 
 from unittest import mock
 
@@ -7,41 +13,65 @@ import xarray as xr
 
 from nsdval.analysis import peer
 from nsdval.data import assemblies
-from nsdval.data.layout import detect_layout
+from nsdval.data.families import Family, family_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
 TOLERANCE = 1e-5
+VOLUME = Family()
+OTHER_FAMILIES = (Family("volume", "_4subj"), Family("surface"), Family("surface", "_4subj"))
+"""The families beside the volume 8-subject one, each scored by its own Brain-Score benchmark."""
 
 
-def tree_activations(root, region):
-    layout = detect_layout(root)
+def tree_activations(root, region, family=VOLUME):
+    layout = family_layout(root, family)
     return tuple(assemblies.load_activations(layout, region, s) for s in ("train", "test"))
 
 
-def dataset_loader(root):
-    """A stand-in for ``brainscore_vision.load_dataset`` serving a tree's netCDF files."""
+def dataset_loader(root, family=VOLUME):
+    """A stand-in for ``brainscore_vision.load_dataset`` serving a family's netCDF files.
+
+    Only the family's own two identifiers (``Allen2022_fmri_surface_4subj_train``, ...)
+    are served: a benchmark asking for another family's data fails here.
+    """
+    layout = family_layout(root, family)
 
     def load_dataset(identifier):
-        split = identifier.rsplit("_", 1)[1]
-        path = detect_layout(root).brainscore_assembly(split)
-        with xr.open_dataarray(path) as opened:
+        prefix, _, split = identifier.rpartition("_")
+        if prefix != family.benchmark_name or split not in ("train", "test"):
+            raise KeyError(f"{identifier!r} is no dataset of {family.benchmark_name}")
+        with xr.open_dataarray(layout.brainscore_assembly(split)) as opened:
             array = opened.load()
         return peer.neuroid_assembly(array, identifier=identifier)
 
     return load_dataset
 
 
-def real_benchmark(root, region):
-    """Brain-Score's own ``Allen2022fmri(region, 'ridge')`` reading the tree's assemblies.
+def benchmark_module(family):
+    """The Brain-Score plugin module that builds the family's benchmarks."""
+    if family.space == "surface":
+        from brainscore_vision.benchmarks.allen2022_fmri_surface import benchmark as module
+    else:
+        from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
+    return module
 
-    Returns the benchmark and a context manager that keeps ``load_dataset`` pointed at
-    the tree (the assemblies load lazily, the test repetitions only when scoring).
+
+def real_benchmark(root, region, family=VOLUME):
+    """Brain-Score's registered ``FAMILY.REGION-ridge`` benchmark reading the tree's assemblies.
+
+    The benchmark is built by the factory Brain-Score registers under its identifier (e.g.
+    ``Allen2022fmriSurface('V4', 'ridge', dataset_prefix='Allen2022_fmri_surface_4subj')``).
+    Returns the benchmark and a context manager that keeps the plugin module's
+    ``load_dataset`` pointed at the tree (the assemblies load lazily, the test repetitions
+    only when scoring).
     """
-    from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
+    from brainscore_vision import benchmark_registry
 
-    patch = mock.patch.object(module, "load_dataset", dataset_loader(root))
+    module = benchmark_module(family)  # importing the plugin registers its benchmarks
+    identifier = f"{family.benchmark_name}.{region}-ridge"
+    patch = mock.patch.object(module, "load_dataset", dataset_loader(root, family))
     with patch:
-        bench = module.Allen2022fmri(region, "ridge")
+        bench = benchmark_registry[identifier]()
+    assert bench.identifier == identifier
     return bench, patch
 
 
@@ -51,12 +81,12 @@ def keep_ceiling_in_memory(bench):
     bench._ceiling = lambda identifier=None: value
 
 
-def score_real_benchmark(root, region):
+def score_real_benchmark(root, region, family=VOLUME):
     """Score the tree's activations with the real benchmark object; score.json's shape."""
-    bench, patch = real_benchmark(root, region)
+    bench, patch = real_benchmark(root, region, family)
     with patch, peer.quiet():
         keep_ceiling_in_memory(bench)
-        score = bench(peer.RecordedModel(tree_activations(root, region)))
+        score = bench(peer.RecordedModel(tree_activations(root, region, family)))
     return peer.score_record(score, peer.benchmark_subjects(bench))
 
 
@@ -76,11 +106,11 @@ def max_difference(a, b):
     return float(np.max(diffs))
 
 
-def replica_record(root, region, **folders):
+def replica_record(root, region, family=VOLUME, **folders):
     """nsdval's replica of the region, in score.json's shape."""
     from nsdval.analysis import benchmark
 
-    layout = detect_layout(root, **folders)
+    layout = family_layout(root, family, **folders)
     train = assemblies.load_brainscore_assembly(layout, "train")
     test = assemblies.load_brainscore_assembly(layout, "test")
     _, summary, subjects = benchmark.region_summary(layout, region, train=train, test=test)
@@ -91,3 +121,8 @@ def replica_record(root, region, **folders):
             for label, sb in subjects.items()
         },
     }
+
+
+def reported_record(root, region, family=VOLUME):
+    """The tree's reported ``score.json`` of the region in the family's benchmark folder."""
+    return assemblies.load_score(family_layout(root, family).score(region))
