@@ -16,7 +16,7 @@ from nsdval.data import assemblies
 from nsdval.data.families import Family, family_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
-TOLERANCE = 1e-5
+TOLERANCE = 1e-6
 VOLUME = Family()
 OTHER_FAMILIES = (Family("volume", "_4subj"), Family("surface"), Family("surface", "_4subj"))
 """The families beside the volume 8-subject one, each scored by its own Brain-Score benchmark."""
