@@ -20,7 +20,7 @@ except ImportError as exc:
     ) from exc
 
 import pytest
-from peer_helpers import score_real_benchmark, score_real_rdm_benchmark
+from peer_helpers import VOLUME, score_real_benchmark, score_real_rdm_benchmark
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +53,23 @@ def demo_tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_all_tree(tmp_path_factory):
+    """The demo tree with all four families (the only preset with subjects 1, 2, 5 and 7)."""
+    from nsdval.synth import synthesize
+
+    root = tmp_path_factory.mktemp("nsd") / "demo_all"
+    return synthesize(root, preset="demo", space="all", variant="both", seed=0)
+
+
+@pytest.fixture(scope="session")
 def brainscore_scores():
-    """``brainscore_scores(root, region)``: the real benchmark's numbers, once per session."""
+    """``brainscore_scores(root, region, family)``: the real benchmark's numbers, cached."""
     cache = {}
 
-    def get(root, region):
-        key = (str(root), region)
+    def get(root, region, family=VOLUME):
+        key = (str(root), region, family)
         if key not in cache:
-            cache[key] = score_real_benchmark(root, region)
+            cache[key] = score_real_benchmark(root, region, family)
         return cache[key]
 
     return get
@@ -71,7 +80,7 @@ def brainscore_rdm_scores():
     """``brainscore_rdm_scores(root, region, family)``: the real ``-rdm`` benchmark, once."""
     cache = {}
 
-    def get(root, region, family="volume"):
+    def get(root, region, family=VOLUME):
         key = (str(root), region, family)
         if key not in cache:
             cache[key] = score_real_rdm_benchmark(root, region, family)

@@ -1,6 +1,11 @@
-"""Helpers of the peer tests: the real Brain-Score benchmark on a synthetic tree."""
+"""Helpers of the peer tests: the real Brain-Score benchmarks on a synthetic tree.
 
-from pathlib import Path
+Each helper takes a :class:`~nsdval.data.families.Family` (default: volume, 8 subjects):
+``Allen2022_fmri``, ``Allen2022_fmri_4subj``, ``Allen2022_fmri_surface`` and
+``Allen2022_fmri_surface_4subj`` read their assemblies and activations from the family's
+folders of the tree.
+"""
+
 from unittest import mock
 
 import numpy as np
@@ -8,60 +13,65 @@ import xarray as xr
 
 from nsdval.analysis import peer
 from nsdval.data import assemblies
-from nsdval.data.layout import detect_layout
+from nsdval.data.families import Family, family_layout
 
 REGIONS = ("V1", "V2", "V4", "IT")
-TOLERANCE = 1e-5
+TOLERANCE = 1e-6
+VOLUME = Family()
+OTHER_FAMILIES = (Family("volume", "_4subj"), Family("surface"), Family("surface", "_4subj"))
+"""The families beside the volume 8-subject one, each scored by its own Brain-Score benchmark."""
 
 
-FAMILIES = {
-    # family: (Brain-Score dataset prefix, space, file variant, benchmark folder of the tree)
-    "volume": ("Allen2022_fmri", "volume", "_8subj", "benchmark"),
-    "surface": ("Allen2022_fmri_surface", "surface", "_8subj", "benchmark_surface"),
-    "4subj": ("Allen2022_fmri_4subj", "volume", "_4subj", "benchmark_4subj"),
-}
-
-
-def family_layout(root, family="volume", **folders):
-    """The tree's layout of one assembly family (``FAMILIES``)."""
-    _, space, variant, benchmark = FAMILIES[family]
-    folders.setdefault("benchmark_dir", Path(root) / benchmark)
-    return detect_layout(root, variant, space=space, **folders)
-
-
-def tree_activations(root, region, family="volume", **folders):
+def tree_activations(root, region, family=VOLUME, **folders):
     layout = family_layout(root, family, **folders)
     return tuple(assemblies.load_activations(layout, region, s) for s in ("train", "test"))
 
 
-def dataset_loader(root):
-    """A stand-in for ``brainscore_vision.load_dataset`` serving a tree's netCDF files.
+def dataset_loader(root, family=VOLUME):
+    """A stand-in for ``brainscore_vision.load_dataset`` serving a family's netCDF files.
 
-    ``Allen2022_fmri[_surface][_4subj]_{train,test}`` -> that family's file in the tree.
+    Only the family's own two identifiers (``Allen2022_fmri_surface_4subj_train``, ...)
+    are served: a benchmark asking for another family's data fails here.
     """
+    layout = family_layout(root, family)
 
     def load_dataset(identifier):
-        prefix, split = identifier.rsplit("_", 1)
-        family = next(name for name, spec in FAMILIES.items() if spec[0] == prefix)
-        path = family_layout(root, family).brainscore_assembly(split)
-        with xr.open_dataarray(path) as opened:
+        prefix, _, split = identifier.rpartition("_")
+        if prefix != family.benchmark_name or split not in ("train", "test"):
+            raise KeyError(f"{identifier!r} is no dataset of {family.benchmark_name}")
+        with xr.open_dataarray(layout.brainscore_assembly(split)) as opened:
             array = opened.load()
         return peer.neuroid_assembly(array, identifier=identifier)
 
     return load_dataset
 
 
-def real_benchmark(root, region):
-    """Brain-Score's own ``Allen2022fmri(region, 'ridge')`` reading the tree's assemblies.
+def benchmark_module(family):
+    """The Brain-Score plugin module that builds the family's benchmarks."""
+    if family.space == "surface":
+        from brainscore_vision.benchmarks.allen2022_fmri_surface import benchmark as module
+    else:
+        from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
+    return module
 
-    Returns the benchmark and a context manager that keeps ``load_dataset`` pointed at
-    the tree (the assemblies load lazily, the test repetitions only when scoring).
+
+def real_benchmark(root, region, family=VOLUME):
+    """Brain-Score's registered ``FAMILY.REGION-ridge`` benchmark reading the tree's assemblies.
+
+    The benchmark is built by the factory Brain-Score registers under its identifier (e.g.
+    ``Allen2022fmriSurface('V4', 'ridge', dataset_prefix='Allen2022_fmri_surface_4subj')``).
+    Returns the benchmark and a context manager that keeps the plugin module's
+    ``load_dataset`` pointed at the tree (the assemblies load lazily, the test repetitions
+    only when scoring).
     """
-    from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
+    from brainscore_vision import benchmark_registry
 
-    patch = mock.patch.object(module, "load_dataset", dataset_loader(root))
+    module = benchmark_module(family)  # importing the plugin registers its benchmarks
+    identifier = f"{family.benchmark_name}.{region}-ridge"
+    patch = mock.patch.object(module, "load_dataset", dataset_loader(root, family))
     with patch:
-        bench = module.Allen2022fmri(region, "ridge")
+        bench = benchmark_registry[identifier]()
+    assert bench.identifier == identifier
     return bench, patch
 
 
@@ -71,12 +81,12 @@ def keep_ceiling_in_memory(bench):
     bench._ceiling = lambda identifier=None: value
 
 
-def score_real_benchmark(root, region):
+def score_real_benchmark(root, region, family=VOLUME):
     """Score the tree's activations with the real benchmark object; score.json's shape."""
-    bench, patch = real_benchmark(root, region)
+    bench, patch = real_benchmark(root, region, family)
     with patch, peer.quiet():
         keep_ceiling_in_memory(bench)
-        score = bench(peer.RecordedModel(tree_activations(root, region)))
+        score = bench(peer.RecordedModel(tree_activations(root, region, family)))
     return peer.score_record(score, peer.benchmark_subjects(bench))
 
 
@@ -96,11 +106,11 @@ def max_difference(a, b):
     return float(np.max(diffs))
 
 
-def replica_record(root, region, **folders):
+def replica_record(root, region, family=VOLUME, **folders):
     """nsdval's replica of the region, in score.json's shape."""
     from nsdval.analysis import benchmark
 
-    layout = detect_layout(root, **folders)
+    layout = family_layout(root, family, **folders)
     train = assemblies.load_brainscore_assembly(layout, "train")
     test = assemblies.load_brainscore_assembly(layout, "test")
     _, summary, subjects = benchmark.region_summary(layout, region, train=train, test=test)
@@ -113,18 +123,19 @@ def replica_record(root, region, **folders):
     }
 
 
+def reported_record(root, region, family=VOLUME):
+    """The tree's reported ``score.json`` of the region in the family's benchmark folder."""
+    return assemblies.load_score(family_layout(root, family).score(region))
+
+
 def rdm_module(family):
     """Brain-Score's benchmark module of the family and its ``-rdm`` factory."""
-    if FAMILIES[family][1] == "surface":
-        from brainscore_vision.benchmarks.allen2022_fmri_surface import benchmark as module
-
-        return module, module.Allen2022fmriSurfaceRSA
-    from brainscore_vision.benchmarks.allen2022_fmri import benchmark as module
-
-    return module, module.Allen2022fmriRSA
+    module = benchmark_module(family)
+    surface = family.space == "surface"
+    return module, module.Allen2022fmriSurfaceRSA if surface else module.Allen2022fmriRSA
 
 
-def real_rdm_benchmark(root, region, family="volume"):
+def real_rdm_benchmark(root, region, family=VOLUME):
     """Brain-Score's own ``-rdm`` factory reading the tree's assemblies.
 
     Returns the benchmark and the context manager that keeps ``load_dataset`` pointed at
@@ -132,11 +143,11 @@ def real_rdm_benchmark(root, region, family="volume"):
     region, repetition averages, train + test) runs as it is.
     """
     module, factory = rdm_module(family)
-    bench = factory(region, dataset_prefix=FAMILIES[family][0])
-    return bench, mock.patch.object(module, "load_dataset", dataset_loader(root))
+    bench = factory(region, dataset_prefix=family.benchmark_name)
+    return bench, mock.patch.object(module, "load_dataset", dataset_loader(root, family))
 
 
-def score_real_rdm_benchmark(root, region, family="volume", activations=None):
+def score_real_rdm_benchmark(root, region, family=VOLUME, activations=None):
     """The real ``-rdm`` benchmark on the tree with a stand-in model, read off its Score."""
     bench, patch = real_rdm_benchmark(root, region, family)
     model = peer.RecordedModel(activations or tree_activations(root, region, family))
@@ -165,7 +176,7 @@ def _image_means(array):
     return ids, sums / np.bincount(inverse)[:, None]
 
 
-def rdm_subject_arrays(root, region, family="volume"):
+def rdm_subject_arrays(root, region, family=VOLUME):
     """Each subject's (images x units) values as the ``-rdm`` benchmark takes them.
 
     From the tree's Brain-Score files, read here with xarray: the region's neuroids with
@@ -187,7 +198,7 @@ def rdm_subject_arrays(root, region, family="volume"):
     return ids, {label: values[:, labels == label] for label in sorted(set(labels))}
 
 
-def rdm_replica(root, region, family="volume", activations=None):
+def rdm_replica(root, region, family=VOLUME, activations=None):
     """nsdval's replica (``rsa.score_rsa``) on arrays sorted by stimulus id."""
     from nsdval.analysis import rsa
 

@@ -1,6 +1,5 @@
 """nsdval's replica of ``Allen2022_fmri.REGION-ridge`` equals Brain-Score's own numbers."""
 
-import json
 import shutil
 
 import numpy as np
@@ -9,29 +8,80 @@ import xarray as xr
 from peer_helpers import (
     REGIONS,
     TOLERANCE,
+    VOLUME,
     flat,
     max_difference,
+    real_benchmark,
     replica_record,
+    reported_record,
     score_real_benchmark,
     tree_activations,
 )
 
 from nsdval.analysis import benchmark, peer
 from nsdval.data import assemblies
-from nsdval.data.layout import detect_layout
+from nsdval.data.families import VARIANT_SUBJECTS, Family, family_layout
+from nsdval.data.layout import detect_layout, subject_label
 from nsdval.synth import scoring
 
-
-@pytest.mark.parametrize("region", REGIONS)
-def test_replica_equals_the_real_benchmark_object(tiny_tree, region, brainscore_scores):
-    theirs = brainscore_scores(tiny_tree, region)
-    assert max_difference(replica_record(tiny_tree, region), theirs) <= TOLERANCE
+SURFACE, SURFACE_4SUBJ = Family("surface"), Family("surface", "_4subj")
+VOLUME_4SUBJ = Family("volume", "_4subj")
 
 
-@pytest.mark.parametrize("region", REGIONS)
-def test_reported_score_json_equals_brainscore(tiny_tree, region, brainscore_scores):
-    reported = json.loads((tiny_tree / "benchmark" / region / "score.json").read_text())
-    assert max_difference(reported, brainscore_scores(tiny_tree, region)) <= TOLERANCE
+def family_cases():
+    """(family, tree fixture, region) of the parity tests: each family's own benchmark.
+
+    The 8-subject families score every region of the tiny trees; the 4-subject ones need the
+    demo tree, slower to score, and keep to V1 (NaN nc_testset and zero-filled cells on the
+    surface) and V4.
+    """
+    cases = [(VOLUME, "tiny_tree", r) for r in REGIONS]
+    cases += [(SURFACE, "tiny_all_tree", r) for r in REGIONS]
+    cases += [(f, "demo_all_tree", r) for f in (VOLUME_4SUBJ, SURFACE_4SUBJ) for r in ("V1", "V4")]
+    return [pytest.param(*case, id=f"{case[0].key}-{case[2]}") for case in cases]
+
+
+@pytest.mark.parametrize(("family", "tree", "region"), family_cases())
+def test_replica_equals_the_real_benchmark_object(
+    request, family, tree, region, brainscore_scores
+):
+    root = request.getfixturevalue(tree)
+    theirs = brainscore_scores(root, region, family)
+    if family.variant in VARIANT_SUBJECTS:
+        expected = [subject_label(n) for n in VARIANT_SUBJECTS[family.variant]]
+        assert list(theirs["subjects"]) == expected
+    ours = replica_record(root, region, family)
+    assert max_difference(ours, theirs) <= TOLERANCE, (flat(ours), flat(theirs))
+
+
+@pytest.mark.parametrize(("family", "tree", "region"), family_cases())
+def test_reported_score_json_equals_brainscore(request, family, tree, region, brainscore_scores):
+    root = request.getfixturevalue(tree)
+    reported = reported_record(root, region, family)
+    assert reported["benchmark"] == f"{family.benchmark_name}.{region}-ridge"
+    theirs = brainscore_scores(root, region, family)
+    assert max_difference(reported, theirs) <= TOLERANCE, (flat(reported), flat(theirs))
+
+
+@pytest.mark.parametrize(
+    ("family", "tree"),
+    [(SURFACE, "tiny_all_tree"), (SURFACE_4SUBJ, "demo_all_tree")],
+    ids=[SURFACE.key, SURFACE_4SUBJ.key],
+)
+def test_the_surface_benchmarks_score_the_nan_cells(request, family, tree):
+    """The surface parity covers the packaging's NaN: nc_testset NaN, cells filled with 0."""
+    root = request.getfixturevalue(tree)
+    layout = family_layout(root, family)
+    test = assemblies.load_brainscore_assembly(layout, "test")
+    in_v1 = test["region"].values == "V1"
+    reliable = in_v1 & (test["nc_testset"].values > 30)
+    assert np.isnan(test["nc_testset"].values[in_v1]).any()
+    assert (test.values[:, reliable] == 0).any() and not np.isnan(test.values).any()
+    bench, patch = real_benchmark(root, "V1", family)
+    with patch, peer.quiet():
+        scored = bench.test_assembly
+    assert {"hemisphere", "vertex_index"} <= set(scored["neuroid"].to_index().names)
+    assert sorted(scored["neuroid_id"].values) == sorted(test["neuroid_id"].values[reliable])
 
 
 def test_every_region_of_the_demo_tree(demo_tree, brainscore_scores):

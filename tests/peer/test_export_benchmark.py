@@ -12,12 +12,11 @@ from unittest import mock
 import numpy as np
 import pytest
 from peer_helpers import (
-    FAMILIES,
     RDM_KEYS,
     RDM_TOLERANCE,
     TOLERANCE,
+    VOLUME,
     dataset_loader,
-    family_layout,
     keep_ceiling_in_memory,
     max_difference,
     rdm_gaps,
@@ -32,6 +31,7 @@ from peer_helpers import (
 from nsdval import cli
 from nsdval.analysis import export, peer
 from nsdval.data import assemblies
+from nsdval.data.families import Family, family_layout
 from nsdval.data.layout import detect_layout
 from nsdval.errors import OutputError
 
@@ -50,8 +50,8 @@ def export_family(root, family, region, out_dir):
     """export-benchmark on the family's ridge benchmark object; the -rdm one it derives."""
     module, _ = rdm_module(family)
     factory = getattr(module, "Allen2022fmriSurface", None) or module.Allen2022fmri
-    with mock.patch.object(module, "load_dataset", dataset_loader(root)):
-        bench = factory(region, "ridge", dataset_prefix=FAMILIES[family][0])
+    with mock.patch.object(module, "load_dataset", dataset_loader(root, family)):
+        bench = factory(region, "ridge", dataset_prefix=family.benchmark_name)
         keep_ceiling_in_memory(bench)
         model = peer.RecordedModel(tree_activations(root, region, family))
         return export.export_benchmark(benchmark=bench, model=model, out_dir=out_dir)
@@ -75,7 +75,7 @@ def check_rdm_record(root, family, region, result):
     record = json.loads((folder / export.RDM_FILE).read_text())
     assert record == result["score_rdm"]
     assert set(record) == {*RDM_KEYS, "benchmark", "model", "subjects"}
-    assert record["benchmark"] == f"{FAMILIES[family][0]}.{region}-rdm"
+    assert record["benchmark"] == f"{family.benchmark_name}.{region}-rdm"
     assert record["model"] == "recorded-activations"
     assert all(set(numbers) == {"raw"} for numbers in record["subjects"].values())
     assert result["rdm_activation_difference"] == 0.0
@@ -87,19 +87,20 @@ def check_rdm_record(root, family, region, result):
 
 
 def test_export_writes_the_rdm_score_of_the_replica(tiny_tree, exported, brainscore_rdm_scores):
-    record = check_rdm_record(tiny_tree, "volume", "V4", exported)
+    record = check_rdm_record(tiny_tree, VOLUME, "V4", exported)
     assert list(record["subjects"]) == ["subj01", "subj02"]
     live = brainscore_rdm_scores(tiny_tree, "V4")
     assert live == {key: value for key, value in record.items() if key != "model"}
 
 
 @pytest.mark.parametrize(
-    ("family", "tree"), [("surface", "tiny_all_tree"), ("4subj", "demo_tree")]
+    ("family", "tree"),
+    [(Family("surface"), "tiny_all_tree"), (Family("volume", "_4subj"), "demo_tree")],
 )
 def test_export_of_the_other_families(request, family, tree, tmp_path):
     root = request.getfixturevalue(tree)
     result = export_family(root, family, "IT", tmp_path)
-    assert result["score"]["benchmark"] == f"{FAMILIES[family][0]}.IT-ridge"
+    assert result["score"]["benchmark"] == f"{family.benchmark_name}.IT-ridge"
     reported = json.loads((family_layout(root, family).score("IT")).read_text())
     assert max_difference(result["score"], reported) <= TOLERANCE
     check_rdm_record(root, family, "IT", result)

@@ -80,6 +80,8 @@ def test_the_report_records_the_live_checks(tiny_tree, tmp_path):
     assert len(live) == 6 and all(c["status"] == "pass" and c["value"] <= TOLERANCE for c in live)
     entry = json.loads((tmp_path / "rdm" / "V2" / "results.json").read_text())
     numbers = entry["extra"]["benchmark"]["V2"]
-    assert numbers["reported"] is None  # the tiny tree has no score_rdm.json
+    reported = json.loads((tiny_tree / "benchmark" / "V2" / "score_rdm.json").read_text())
     for key, value in numbers["brainscore"].items():
         assert value == pytest.approx(numbers["replica"][key], abs=TOLERANCE), key
+        assert value == pytest.approx(reported[key], abs=TOLERANCE), key  # the synth's own
+    assert record.status == "pass"  # reported, replica and live agree; the sanity holds

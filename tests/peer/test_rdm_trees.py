@@ -11,26 +11,27 @@ import json
 import numpy as np
 import pytest
 from peer_helpers import (
-    FAMILIES,
     RDM_KEYS,
     RDM_TOLERANCE,
     REGIONS,
-    family_layout,
+    VOLUME,
     rdm_gaps,
     rdm_record_gaps,
     rdm_replica,
 )
 
-TREES = {"volume": "tiny_all_tree", "surface": "tiny_all_tree", "4subj": "demo_tree"}
-CASES = [(family, region) for family in ("volume", "surface") for region in REGIONS]
-CASES += [("4subj", region) for region in REGIONS]
+from nsdval.data.families import Family, family_layout
+
+SURFACE, VOLUME_4 = Family("surface"), Family("volume", "_4subj")
+TREES = {VOLUME: "tiny_all_tree", SURFACE: "tiny_all_tree", VOLUME_4: "demo_tree"}
+CASES = [(family, region) for family in TREES for region in REGIONS]
 
 
 @pytest.mark.parametrize(("family", "region"), CASES)
 def test_the_real_rdm_benchmark_equals_the_replica(request, family, region, brainscore_rdm_scores):
     root = request.getfixturevalue(TREES[family])
     theirs = brainscore_rdm_scores(root, region, family)
-    assert theirs["benchmark"] == f"{FAMILIES[family][0]}.{region}-rdm"
+    assert theirs["benchmark"] == f"{family.benchmark_name}.{region}-rdm"
     ours = rdm_replica(root, region, family)
     gaps = rdm_gaps(ours, theirs)
     print(family, region, "largest difference:", max(gaps.values()))
@@ -38,9 +39,8 @@ def test_the_real_rdm_benchmark_equals_the_replica(request, family, region, brai
     numbers = [theirs[key] for key in RDM_KEYS]
     assert np.isfinite(numbers).all(), theirs
     assert -1 <= ours.lower_bound_loo <= ours.ceiling <= 1
-    expected = {"4subj": ["subj01", "subj02", "subj05", "subj07"]}.get(family)
-    if expected:
-        assert list(theirs["subjects"]) == expected
+    if family.variant == "_4subj":
+        assert list(theirs["subjects"]) == ["subj01", "subj02", "subj05", "subj07"]
 
 
 @pytest.mark.parametrize(("family", "region"), CASES)
@@ -48,9 +48,7 @@ def test_the_reported_score_rdm_json_equals_brainscore(
     request, family, region, brainscore_rdm_scores
 ):
     root = request.getfixturevalue(TREES[family])
-    path = family_layout(root, family).score(region).with_name("score_rdm.json")
-    if not any(root.glob("benchmark*/*/score_rdm.json")):  # remove once synth-rdm is on main
-        pytest.skip("nsdval synth writes no score_rdm.json yet (branch synth-rdm)")
+    path = family_layout(root, family).rdm_score(region)
     reported = json.loads(path.read_text())
     assert set(reported) == {*RDM_KEYS, "benchmark", "model", "subjects"}
     theirs = brainscore_rdm_scores(root, region, family)
