@@ -546,10 +546,18 @@ def test_nan_and_inf_values_fail_checks_without_crashing_a_report(tree, tmp_path
     results = json.loads((out / "results.json").read_text())
     assert code == 1
     assert results["status"] == "fail"
-    # the rdm report reads the assemblies only, not the betas
-    assert [r["status"] for r in results["reports"]] == ["fail", "fail", "pass"]
+    assert [r["status"] for r in results["reports"]] == ["fail", "fail", "fail"]
     failing = {c["name"] for r in results["reports"] for c in r["checks"] if c["status"] == "fail"}
     assert {"train-finite", "test-finite", "V4-finite", "train-values"} <= failing, failing
+    # the rdm report scores the poisoned assemblies: its replica no longer matches the report
+    rdm_failing = {c["name"] for c in results["reports"][2]["checks"] if c["status"] == "fail"}
+    assert rdm_failing and rdm_failing <= {
+        "rdm-raw",
+        "rdm-ceiling",
+        "rdm-lower-bound-loo",
+        "rdm-score",
+        "rdm-subject-raw",
+    }, rdm_failing
     for record in results["reports"]:
         assert record["error"] is None
         assert (out / record["html"]).is_file()

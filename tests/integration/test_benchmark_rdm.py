@@ -53,6 +53,7 @@ def test_a_right_reported_score_passes_and_the_synthetic_tree_shows_the_gradient
     assert all(c["status"] == "pass" for c in live)  # only where Brain-Score imports
     checks = [c for c in record.checks if c not in live]
     assert [(c["name"], c["subject"], c["status"]) for c in checks] == [
+        ("rdm-unique-images", None, "pass"),
         ("rdm-raw", None, "pass"),
         ("rdm-ceiling", None, "pass"),
         ("rdm-lower-bound-loo", None, "pass"),
