@@ -42,8 +42,8 @@ $(BS_STAMP): pyproject.toml $(BS_REQS)
 brainscore-env: $(BS_STAMP)
 
 peer: $(BS_STAMP)
-	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) -m "not slow"
-	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) tests/peer
+	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not slow"
+	$(ONE_THREAD) $(BS_BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests/peer
 
 demo: $(STAMP)
 	$(BIN)/nsdval demo --out $(DEMO_OUT) --data $(DEMO_DATA) --jobs $(JOBS)
@@ -56,7 +56,7 @@ browser-deps:
 
 test: $(STAMP) $(BS_STAMP) browser-deps
 	$(BIN)/ruff check nsdval tests benchmarks
-	$(ONE_THREAD) $(BIN)/python -m pytest -n $(JOBS)
+	$(ONE_THREAD) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 	$(MAKE) peer
 
 # build the wheel, install it in a fresh venv (no checkout) and run the demo suite there

@@ -12,9 +12,9 @@ import re
 import pytest
 
 from nsdval.cli import main
-from nsdval.synth import VARIANT_FAULTS, synthesize
+from nsdval.synth import VARIANT_FAULTS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_trees")]
 
 FAMILIES = ("volume_8subj", "volume_4subj", "surface_8subj", "surface_4subj")
 SMALL = ("--regions", "V4", "--subjects", "1,5", "--jobs", "2", "-q")
@@ -33,13 +33,10 @@ def run(root, out, *options):
 
 
 @pytest.fixture(scope="module")
-def every_family(tmp_path_factory):
-    root = synthesize(
-        tmp_path_factory.mktemp("families") / "nsd", preset="demo", space="all", variant="both"
-    )
-    out = root.parent / "out"
-    code, results = run(root, out, *SMALL)
-    return root, out, code, results
+def every_family(demo_every_family, tmp_path_factory):
+    out = tmp_path_factory.mktemp("families") / "out"
+    code, results = run(demo_every_family, out, *SMALL)
+    return demo_every_family, out, code, results
 
 
 def test_one_run_validates_every_family_found(every_family):
@@ -137,9 +134,10 @@ def test_every_4subj_fault_is_listed_here():
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
-def test_a_4subj_fault_fails_its_named_checks(tmp_path, fault):
-    root = synthesize(tmp_path / "nsd", preset="demo", variant="4subj", fault=fault)
-    code, results = run(root, tmp_path / "out", "--regions", "V4", "--subjects", "5", "-q")
+def test_a_4subj_fault_fails_its_named_checks(four_subject_fault_tree, tmp_path, fault):
+    root = four_subject_fault_tree(fault)
+    options = ("--regions", "V4", "--subjects", "5", "--reports", "structure,validation", "-q")
+    code, results = run(root, tmp_path / "out", *options)
     assert code == 1
     assert {r["family"] for r in results["reports"]} == {"volume_4subj"}
     failing = {c["name"] for r in results["reports"] for c in r["checks"] if c["status"] == "fail"}

@@ -43,13 +43,10 @@ def tiny_all_tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_tree(tmp_path_factory):
-    """demo with the 4-subject files too (the only preset that has them); the 8-subject
-    files hold the values of the default."""
-    from nsdval.synth import synthesize
-
-    root = tmp_path_factory.mktemp("nsd") / "demo"
-    return synthesize(root, preset="demo", seed=0, variant="both")
+def demo_tree(demo_all_tree):
+    """demo: the same tree as ``demo_all_tree`` (one synthesis); its volume 8-subject files
+    hold the values of the default demo tree."""
+    return demo_all_tree
 
 
 @pytest.fixture(scope="session")

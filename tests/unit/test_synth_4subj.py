@@ -12,20 +12,15 @@ from nsdval.errors import ParameterError
 from nsdval.synth import VARIANT_FAULTS, synthesize
 from nsdval.synth.variant import parse_variants
 
-pytestmark = pytest.mark.slow  # demo trees: the only preset with subjects 1, 2, 5 and 7
+# demo trees: the only preset with subjects 1, 2, 5 and 7, shared with test_families_run
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_trees")]
 
 FOUR = (1, 2, 5, 7)
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
-    root = tmp_path_factory.mktemp("both") / "tree"
-    return synthesize(root, preset="demo", space="all", variant="both")
-
-
-def _tree(tmp_path_factory, fault):
-    root = tmp_path_factory.mktemp(fault) / "tree"
-    return synthesize(root, preset="demo", variant="4subj", fault=fault)
+def both(demo_every_family):
+    return demo_every_family
 
 
 def _load(path):
@@ -132,8 +127,8 @@ def test_benchmark_folders(both):
     assert (both / "benchmark" / "V4" / "score.json").is_file()
 
 
-def test_fault_8subj_split(tmp_path_factory):
-    root = _tree(tmp_path_factory, "4subj-8subj-split")
+def test_fault_8subj_split(four_subject_fault_tree):
+    root = four_subject_fault_tree("4subj-8subj-split")
     ids = expected_images(root)
     table = pd.read_csv(root / "assemblies" / "train_test_split_4subj.csv")
     assert table["nsd_id"].tolist() == ids.tolist()
@@ -142,15 +137,15 @@ def test_fault_8subj_split(tmp_path_factory):
     )
 
 
-def test_fault_515_images(tmp_path_factory, both):
-    root = _tree(tmp_path_factory, "4subj-515-images")
+def test_fault_515_images(four_subject_fault_tree, both):
+    root = four_subject_fault_tree("4subj-515-images")
     table = pd.read_csv(root / "assemblies" / "train_test_split_4subj.csv")
     eight = pd.read_csv(both / "assemblies" / "train_test_split_8subj.csv")
     assert table["nsd_id"].tolist() == eight["nsd_id"].tolist()
 
 
-def test_fault_global_z_train_only(tmp_path_factory):
-    root = _tree(tmp_path_factory, "4subj-global-z-train-only")
+def test_fault_global_z_train_only(four_subject_fault_tree):
+    root = four_subject_fault_tree("4subj-global-z-train-only")
     train = _load(root / "brainscore" / "Allen2022_fmri_train_4subj.nc").isel(time_bin=0)
     np.testing.assert_allclose(train.values.mean(axis=0), 0.0, atol=1e-4)
     np.testing.assert_allclose(train.values.std(axis=0), 1.0, atol=1e-3)
