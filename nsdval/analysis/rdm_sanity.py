@@ -69,14 +69,8 @@ class Consistency:
     @property
     def mean_pairwise(self):
         """Mean over the pairs of subjects; NaN for one subject."""
-        upper = upper_pairs(self.pairwise)
+        upper = rsa.upper_triangle(self.pairwise)
         return float(np.mean(upper)) if upper.size else float("nan")
-
-
-def upper_pairs(matrix):
-    """The entries above the diagonal of a square matrix (possibly 1 x 1: none)."""
-    matrix = np.asarray(matrix)
-    return matrix[np.triu_indices(matrix.shape[0], k=1)]
 
 
 def triangles(subjects):

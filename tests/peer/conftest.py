@@ -58,29 +58,26 @@ def demo_all_tree(tmp_path_factory):
     return synthesize(root, preset="demo", space="all", variant="both", seed=0)
 
 
-@pytest.fixture(scope="session")
-def brainscore_scores():
-    """``brainscore_scores(root, region, family)``: the real benchmark's numbers, cached."""
+def _once_per_tree(score):
+    """``get(root, region, family)`` calling ``score`` once per (tree, region, family)."""
     cache = {}
 
     def get(root, region, family=VOLUME):
         key = (str(root), region, family)
         if key not in cache:
-            cache[key] = score_real_benchmark(root, region, family)
+            cache[key] = score(root, region, family)
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def brainscore_scores():
+    """``brainscore_scores(root, region, family)``: the real benchmark's numbers, cached."""
+    return _once_per_tree(score_real_benchmark)
 
 
 @pytest.fixture(scope="session")
 def brainscore_rdm_scores():
     """``brainscore_rdm_scores(root, region, family)``: the real ``-rdm`` benchmark, once."""
-    cache = {}
-
-    def get(root, region, family=VOLUME):
-        key = (str(root), region, family)
-        if key not in cache:
-            cache[key] = score_real_rdm_benchmark(root, region, family)
-        return cache[key]
-
-    return get
+    return _once_per_tree(score_real_rdm_benchmark)
