@@ -24,8 +24,9 @@ from nsdval.data.fingerprint import file_fingerprint
 from nsdval.data.layout import subject_label
 from nsdval.data.spaces import open_space
 
-FORMAT = 2
-FIELDS = ("coords", "trials", "betas", "session_z", "ncsnr")
+FORMAT = 3
+FIELDS = ("coords", "trials", "betas", "session_mean", "session_std", "ncsnr")
+SCALARS = ("n_sessions", "trials_per_session", "psc_divisor")
 
 
 def subject_inputs(space, subject):
@@ -62,7 +63,8 @@ def save(path, extractions, reads=None):
         arrays.update({f"{region}/{name}": getattr(ext, name) for name in FIELDS})
     first = next(iter(extractions.values()))
     arrays["nsd_ids"] = first.nsd_ids
-    meta = {"regions": list(extractions), "n_sessions": first.n_sessions, "reads": reads or {}}
+    meta = {"regions": list(extractions), "reads": reads or {}}
+    meta.update({name: getattr(first, name) for name in SCALARS})
     arrays["meta"] = np.array(json.dumps(meta))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic.writing(path) as handle:  # streamed: no in-memory copy of the arrays
@@ -82,9 +84,8 @@ def load(path, region):
         if region not in meta["regions"]:
             return None
         fields = {name: data[f"{region}/{name}"] for name in FIELDS}
-        return extraction.RegionExtraction(
-            nsd_ids=data["nsd_ids"], n_sessions=meta["n_sessions"], **fields
-        )
+        scalars = {name: meta[name] for name in SCALARS}
+        return extraction.RegionExtraction(nsd_ids=data["nsd_ids"], **fields, **scalars)
 
 
 def read_digests(cache_dir):

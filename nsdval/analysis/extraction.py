@@ -1,10 +1,11 @@
 """The raw-data bypass: rebuild one subject's region from the raw betas.
 
 Everything is read through the tree's :class:`~nsdval.data.space.DataSpace`. Streams the
-subject's sessions one at a time, reads only the region's units, z-scores
-each session and keeps the repetitions of the requested images, raw and z-scored. Along
-the way it accumulates NSD's noise-ceiling SNR over every image shown exactly three
-times. Only the current session is held in memory as float.
+subject's sessions one at a time (the next one read in a thread meanwhile), reads only the
+region's units, z-scores each session and keeps the repetitions of the requested images as
+stored, with each session's mean and std (the z-scores are recomputed from them on use,
+:attr:`RegionExtraction.session_z`). Along the way it accumulates NSD's noise-ceiling SNR over
+every image shown exactly three times. Only the current session is held in memory as float.
 
 When the space reads units separately (NSD's per-voxel chunks), the units are taken in blocks,
 each streamed through every session: every chunk is still read once, and the working
@@ -17,23 +18,33 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
 
 from nsdval.analysis import chain
+from nsdval.analysis.blockio import column_writes, read_ahead, write_rows
 from nsdval.analysis.noiseceiling import formula, streaming
 from nsdval.data import expdesign
 
 BLOCK_BYTES = 32 * 2**20
 """Working memory of one voxel block: running sums and one session's arrays."""
-SESSION_BYTES_PER_VALUE = 40
-"""Bytes per trial and voxel of one session's arrays (int16, float32, float64 and temporaries)."""
+SESSION_BYTES_PER_VALUE = 44
+"""Bytes per trial and voxel of one session's arrays (int16, float32, float64 and temporaries),
+with the next session's stored values read ahead."""
+READ_AHEAD = True
+"""Read the next session in a thread while the current one is z-scored (:func:`read_ahead`)."""
 
 
 @dataclass(frozen=True)
 class RegionExtraction:
     """One subject's region, rebuilt from the raw betas.
+
+    The session z-scores are not stored: each session's mean and std per unit are, and
+    :attr:`session_z` recomputes the z-scores from the raw betas on first use, with the same
+    float64 arithmetic, so to the same bits. An extraction holds half the memory (a real
+    surface subject's four regions: 171 MB instead of 342 MB), and so does its cache file.
 
     Attributes
     ----------
@@ -46,22 +57,78 @@ class RegionExtraction:
     betas : (n_repetitions, n_images, n_voxels) array
         The raw betas of each repetition as stored (int16 percent signal change x 300 in
         the volume).
-    session_z : (n_repetitions, n_images, n_voxels) float32 array
-        The same values z-scored within their session (computed in float64, stored in
-        float32 as the assemblies are).
+    session_mean, session_std : (n_sessions, n_voxels) float64 arrays
+        Each session's mean and std (0 replaced by 1) of every unit's percent signal change:
+        the session z-score's statistics.
     ncsnr : (n_voxels,) float64 array
         NSD's noise-ceiling SNR from every image shown three times.
     n_sessions : int
         Sessions read.
+    trials_per_session : int
+        Trials of each session (a global trial index // this is its session).
+    psc_divisor : float
+        Stored betas / this, in float32, is percent signal change (300 in the volume, 1 on
+        the surface).
     """
 
     nsd_ids: np.ndarray
     coords: np.ndarray
     trials: np.ndarray
     betas: np.ndarray
-    session_z: np.ndarray
+    session_mean: np.ndarray
+    session_std: np.ndarray
     ncsnr: np.ndarray
     n_sessions: int
+    trials_per_session: int
+    psc_divisor: float
+
+    @cached_property
+    def session_z(self):
+        """(n_repetitions, n_images, n_voxels) float32: each repetition z-scored in its session.
+
+        Computed in float64 and stored in float32, as the assemblies are.
+        """
+        return session_zscores(
+            self.betas,
+            self.trials.T // self.trials_per_session,
+            self.session_mean,
+            self.session_std,
+            self.psc_divisor,
+        )
+
+
+def session_zscores(betas, sessions, mean, std, psc_divisor):
+    """Z-score stored betas with their session's statistics, in float32.
+
+    Parameters
+    ----------
+    betas : (n_repetitions, n_images, n_units) array
+        Stored betas.
+    sessions : (n_repetitions, n_images) int array
+        Session index (row of ``mean`` and ``std``) of each repetition.
+    mean, std : (n_sessions, n_units) float64 arrays
+        Each session's statistics in percent signal change.
+    psc_divisor : float
+        Stored / this (float32) is percent signal change.
+
+    Returns
+    -------
+    (n_repetitions, n_images, n_units) float32 array
+
+    Examples
+    --------
+    >>> z = session_zscores(np.array([[[3.0, 6.0]]]), np.array([[1]]),
+    ...                     np.zeros((2, 2)), np.array([[1.0, 1.0], [1.0, 2.0]]), 3)
+    >>> z.tolist()
+    [[[1.0, 1.0]]]
+    """
+    out = np.empty(np.shape(betas), dtype=np.float32)
+    divisor = np.float32(psc_divisor)
+    for session in np.unique(sessions):
+        rep, image = np.nonzero(sessions == session)
+        psc = np.asarray(betas[rep, image]).astype(np.float32) / divisor
+        out[rep, image] = chain.standardize(psc, mean[session], std[session])
+    return out
 
 
 class ReadLog:
@@ -90,15 +157,6 @@ class ReadLog:
                 "mtime_ns": stat.st_mtime_ns,
             }
         return out
-
-
-def _stream_sessions(space, subject, sessions, units, log):
-    """Yield (first global trial, (n_trials, n_units) stored betas) for each session."""
-    n_trials = space.trials_per_session(subject)
-    for index, session in enumerate(sessions):
-        betas = space.read_stored(subject, session, units, digest_for=log.digest)
-        log.bytes_read += betas.nbytes
-        yield index * n_trials, betas
 
 
 def voxel_blocks(n_voxels, n_slots, n_trials, voxel_chunked, budget=None):
@@ -179,28 +237,32 @@ def extract_subject(space, design, subject, regions, nsd_ids, *, log=None, progr
     trials = expdesign.repetition_trials(table, nsd_ids)
     log = ReadLog() if log is None else log
     units = np.concatenate(list(coords.values()))
-    raw_reps, z_reps, ncsnr = _read_units(space, subject, table, trials, units, log, progress)
+    raw_reps, mean, std, ncsnr = _read_units(space, subject, table, trials, units, log, progress)
     bounds = np.cumsum([0] + [len(c) for c in coords.values()])
     return {
         region: RegionExtraction(
-            nsd_ids,
-            coords[region],
-            trials,
-            raw_reps[..., lo:hi],
-            z_reps[..., lo:hi],
-            ncsnr[lo:hi],
-            len(sessions),
+            nsd_ids=nsd_ids,
+            coords=coords[region],
+            trials=trials,
+            betas=raw_reps[..., lo:hi],
+            session_mean=mean[:, lo:hi],
+            session_std=std[:, lo:hi],
+            ncsnr=ncsnr[lo:hi],
+            n_sessions=len(sessions),
+            trials_per_session=space.trials_per_session(subject),
+            psc_divisor=space.psc_divisor,
         )
         for region, lo, hi in zip(coords, bounds[:-1], bounds[1:], strict=True)
     }
 
 
 def _read_units(space, subject, table, trials, units, log, progress):
-    """Stream every session for the units, block by block: raw and z repetitions, ncsnr."""
+    """Stream every session for the units, block by block: raw betas, session stats, ncsnr."""
     sessions = space.sessions(subject)
     n_trials = space.trials_per_session(subject)
     raw_reps = np.zeros((*trials.T.shape, len(units)), dtype=space.stored_dtype)
-    z_reps = np.zeros(raw_reps.shape, dtype=np.float32)
+    mean = np.empty((len(sessions), len(units)))
+    std = np.empty((len(sessions), len(units)))
     ncsnr = np.empty(len(units))
     plan = streaming.slot_plan(table)
     accumulator = (
@@ -211,21 +273,31 @@ def _read_units(space, subject, table, trials, units, log, progress):
     # blocks of units in file order: a block's reads then cover its own part of each file,
     # not every region's spread of it again (4x fewer pages on a surface session)
     order = np.lexsort(np.asarray(units).T[::-1])
-    for step, block in enumerate(blocks):
-        columns = order[block]
-        noise = accumulator(table, columns.size, plan)
-        stream = _stream_sessions(space, subject, sessions, units[columns], log)
-        for index, (first, betas) in enumerate(stream, 1):
+    columns = [order[block] for block in blocks]
+    reads = read_ahead(
+        (
+            partial(space.read_stored, subject, session, units[mine], digest_for=log.digest)
+            for mine in columns
+            for session in sessions
+        ),
+        ahead=READ_AHEAD,
+    )
+    for step, mine in enumerate(columns):
+        writes = column_writes(mine)
+        noise = accumulator(table, mine.size, plan)
+        for index in range(len(sessions)):
+            betas = next(reads)
+            log.bytes_read += betas.nbytes
             if progress is not None:
-                progress((step * len(sessions) + index) / len(blocks), len(sessions), log)
-            z = chain.session_zscore(space.psc(betas))
-            noise.add(first, z)
+                progress((step * len(sessions) + index + 1) / len(blocks), len(sessions), log)
+            first = index * n_trials
+            psc = space.psc(betas)
+            mean[index, mine], std[index, mine] = chain.zscore_stats(psc)
+            noise.add(first, chain.standardize(psc, mean[index, mine], std[index, mine]))
             image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
-            where = (rep[:, None], image[:, None], columns[None, :])
-            raw_reps[where] = betas[trials[image, rep] - first]
-            z_reps[where] = z[trials[image, rep] - first]
-        ncsnr[columns] = formula.ncsnr_from_noise_variance(noise.noise_variance())
-    return raw_reps, z_reps, ncsnr
+            write_rows(raw_reps, rep, image, betas[trials[image, rep] - first], writes)
+        ncsnr[mine] = formula.ncsnr_from_noise_variance(noise.noise_variance())
+    return raw_reps, mean, std, ncsnr
 
 
 def extract_region(space, design, subject, region, nsd_ids):

@@ -40,6 +40,8 @@ class DataSpace(abc.ABC):
         order of the columns of :meth:`region_units`.
     stored_dtype : numpy.dtype
         The dtype betas are stored in (:meth:`read_stored`).
+    psc_divisor : float
+        Stored betas / this, in float32, are percent signal change (:meth:`psc`).
     betas_hold_nan : bool
         The stored betas may be NaN (NSD's surface files). The packaging's rules for such a
         space follow: ncsnr over each unit's complete images, repetitions averaged and
@@ -105,9 +107,9 @@ class DataSpace(abc.ABC):
         ``path``, or is ``None``.
         """
 
-    @abc.abstractmethod
     def psc(self, stored):
-        """Stored betas as float32 percent signal change."""
+        """Stored betas as float32 percent signal change: ``float32(stored) / psc_divisor``."""
+        return np.asarray(stored).astype(np.float32) / np.float32(self.psc_divisor)
 
     @abc.abstractmethod
     def ncsnr_path(self, subject):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 import time
 import warnings
 from multiprocessing.connection import wait
@@ -27,6 +28,7 @@ DEFAULT_TIMEOUT = 120.0
 """Seconds a child may spend on one file (one session, for the extraction) by default."""
 
 _connection = None  # the pipe to the parent, in a watched child only
+_sending = threading.Lock()
 
 
 def heartbeat(path, **info):
@@ -35,7 +37,8 @@ def heartbeat(path, **info):
     ``path`` ``None`` reports progress on the file named last.
     """
     if _connection is not None:
-        _connection.send(("beat", None if path is None else str(path), info))
+        with _sending:  # the extraction reads in a thread while its caller reports progress
+            _connection.send(("beat", None if path is None else str(path), info))
 
 
 def default_context():

@@ -93,6 +93,22 @@ def test_session_z_is_float32_of_a_direct_float64_computation(inputs):
     assert not np.array_equal(ext.session_z[rep, image], expected)  # stored rounded
 
 
+@pytest.mark.parametrize("region", ["V1", "IT"])
+def test_session_z_recomputed_on_use_has_the_bits_of_the_session_zscore(inputs, region):
+    from nsdval.analysis import chain
+
+    space, design, ids = inputs
+    ext = extraction.extract_region(space, design, 1, region, ids)
+    assert "session_z" not in vars(ext)  # not held until asked for
+    for index, session in enumerate(space.sessions(1)):
+        stored = space.read_stored(1, session, ext.coords)
+        z = chain.session_zscore(space.psc(stored)).astype(np.float32)
+        first = index * ext.trials_per_session
+        image, rep = np.nonzero((ext.trials >= first) & (ext.trials < first + len(stored)))
+        np.testing.assert_array_equal(ext.session_z[rep, image], z[ext.trials[image, rep] - first])
+    assert ext.session_z.dtype == np.float32
+
+
 def test_the_volume_space_implements_every_method_of_the_seam(inputs):
     space = inputs[0]
     assert isinstance(space, VolumeSpace) and isinstance(space, DataSpace)

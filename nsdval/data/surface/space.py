@@ -33,6 +33,7 @@ class SurfaceSpace(DataSpace):
     unit = "vertex"
     unit_coords = ("hemisphere", "vertex_index")
     stored_dtype = np.dtype(np.float32)
+    psc_divisor = 1.0  # already percent signal change
     betas_hold_nan = True
     sessions_described = "{lh,rh}.betas_sessionNN.mgh files"
     neuroid_major = "region"
@@ -102,16 +103,14 @@ class SurfaceSpace(DataSpace):
             zip(HEMISPHERES, self.session_paths(subject, session), strict=True)
         ):
             mine = units[:, 0] == index
+            if not mine.any():
+                continue
             digest = digest_for(path) if digest_for else None
             expected = self.session_shapes(subject)[hemi]
             out[:, mine] = mgh.read_vertices(
                 path, units[mine, 1], digest=digest, expected=expected
             )
         return out
-
-    def psc(self, stored):
-        """The stored values: already percent signal change."""
-        return np.asarray(stored, dtype=np.float32)
 
     def ncsnr_path(self, subject):
         """``lh.ncsnr.mgh`` beside the betas (its ``rh`` twin goes with it)."""

@@ -29,6 +29,7 @@ class VolumeSpace(DataSpace):
     unit = "voxel"
     unit_coords = ("voxel_x", "voxel_y", "voxel_z")
     stored_dtype = np.dtype(np.int16)
+    psc_divisor = betas.PSC_SCALE
     betas_hold_nan = False
     sessions_described = "betas_sessionNN.hdf5 files"
     neuroid_major = "subject"
@@ -81,10 +82,6 @@ class VolumeSpace(DataSpace):
         path = self.layout.betas(subject, session)
         digest = digest_for(path) if digest_for else None
         return betas.read_voxels(path, units, digest=digest, expected=self.session_shape(subject))
-
-    def psc(self, stored):
-        """int16 / 300, in float32."""
-        return betas.psc_from_int16(stored)
 
     def ncsnr_path(self, subject):
         """``ncsnr.nii.gz`` beside the betas."""
