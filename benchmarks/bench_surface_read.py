@@ -7,9 +7,12 @@ fsaverage, ``{lh,rh}.betas_sessionNN.mgh`` of (163842, 1, 1, 750) big-endian flo
 - nsdval's ``extract_subject`` for V1, V2, V4 and IT in one pass (the images shown three
   times within the sessions), warm (best of ``--repeats``, wall and CPU seconds) and cold;
   then cold with the session files' page cache dropped after every read (a ``progress``
-  callback): the extraction reads each session once per block of units, and a real
+  callback; the next session is then not read ahead, ``extraction.READ_AHEAD``): the
+  extraction reads each session once per block of units, and a real
   subject's 40 sessions (39 GB) do not stay in a 24 GB machine's page cache from one block
   to the next;
+- the reads alone, warm: nsdval's ``read_stored`` of the four regions' vertices, session by
+  session, against the notebook's ``get_fdata()`` of every file once per region;
 - the surface packaging notebook's read (``05_surface_assembly_validation``): per session
   and hemisphere ``nib.load(path).get_fdata()``, the whole file as float64, then the
   region's vertices, z-scored over the session (float64, not NaN-aware) and the
@@ -158,6 +161,22 @@ def notebook_pass(root, regions, nsd_ids):
                 raw[row_of[r["nsd_id"]], r["rep"]] = betas[r["trial_in_session"]]
                 zs[row_of[r["nsd_id"]], r["rep"]] = z[r["trial_in_session"]]
     return out
+
+
+def notebook_reads(root, regions):
+    """The notebook's read alone, once per region: ``get_fdata()`` of every file, its vertices."""
+    vertices = notebook_vertices(root, regions)
+    for region in regions:
+        for path in betas_paths(root):
+            data = nib.load(path).get_fdata()
+            data[vertices[region][HEMIS.index(path.name[:2])], 0, 0, :].copy()
+            del data
+
+
+def nsdval_reads(space, units):
+    """nsdval's read alone: every session's betas of ``units``, one call per session."""
+    for session in space.sessions(1):
+        space.read_stored(1, session, units)
 
 
 def notebook_per_region(root, nsd_ids, before_each=None):
@@ -483,7 +502,9 @@ def run(root, args):
     line("nsdval extract_subject, cold", ours_cold, f"{log.bytes_read / MB:.1f} MB of values")
     print(f"# cross-check {betas[0].name}: fincore {fincore(betas[0])}", flush=True)
     evicted = Evictor(betas)
+    extraction.READ_AHEAD = False  # a read ahead would be evicted while in flight
     ours_evicted, _ = cold(files, extraction.extract_subject, *call, progress=evicted)
+    extraction.READ_AHEAD = True
     line("nsdval, cold, files evicted after each read", ours_evicted, f"{evicted.reads} reads")
     ours_warm, ours_cpu = best_times(extraction.extract_subject, *call, repeats=args.repeats)
     line(
@@ -492,6 +513,10 @@ def run(root, args):
         f"CPU {ours_cpu:.2f} s",
     )
 
+    reads_ours, _ = best_times(nsdval_reads, space, every, repeats=args.repeats)
+    line("nsdval, reading only (read_stored), warm", reads_ours)
+    reads_theirs, _ = best_times(notebook_reads, root, REGIONS)
+    line("notebook, reading only (get_fdata per region), warm", reads_theirs)
     once_cold, notebook = cold(files, notebook_pass, root, REGIONS, ids)
     line("notebook, read whole once for four, cold", once_cold)
     compare_values(result, notebook)
@@ -515,6 +540,7 @@ def run(root, args):
     ):
         compare(label, ours, base, name, "s")
     compare("CPU, warm, vs the notebook per region", ours_cpu, per_cpu, "notebook", "s")
+    compare("reads only, warm, vs get_fdata per region", reads_ours, reads_theirs, "notebook", "s")
     speed = per_warm / ours_warm
     verdict = "meets" if speed >= SPEED_TARGET else "MISSES"
     ratio_line("speed, warm, notebook per region / nsdval", speed, f"{verdict} the >= 10x target")
