@@ -12,13 +12,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from nsdval.analysis import checks, peer, ridge, scoring
+from nsdval.analysis import checks, live, peer, ridge, scoring
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
 from nsdval.errors import InputError
 
 SECTION = "3. Benchmark"
 SPLITS = ("train", "test")
+LIVE_NOTES = live.LiveNotes(
+    off="Brain-Score live scoring is turned off (brainscore_live=False).",
+    missing="Brain-Score is not installed in this kernel ({detail}): no live scores.",
+    failed="Brain-Score ({detail}) failed: {error}",
+    done="Scored live with Brain-Score's own classes ({detail}).",
+)
 
 
 @dataclass(frozen=True)
@@ -206,18 +212,12 @@ def score_with_brainscore(layout, region, *, train, test, enabled=True):
     note : str
         One line for the report: what was used, or why not.
     """
-    if not enabled:
-        return None, "Brain-Score live scoring is turned off (brainscore_live=False)."
-    available, detail = peer.brainscore_status()
-    if not available:
-        return None, f"Brain-Score is not installed in this kernel ({detail}): no live scores."
-    activations = tuple(assemblies.load_activations(layout, region, s) for s in SPLITS)
-    try:
-        record = peer.score_region(train, test, activations, region=region)
-    except Exception as exc:  # Brain-Score fails in many ways on inconsistent files
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return {"subjects": {}, "error": error}, f"Brain-Score ({detail}) failed: {error}"
-    return record, f"Scored live with Brain-Score's own classes ({detail})."
+    return live.live_record(
+        lambda: tuple(assemblies.load_activations(layout, region, s) for s in SPLITS),
+        lambda activations: peer.score_region(train, test, activations, region=region),
+        enabled=enabled,
+        notes=LIVE_NOTES,
+    )
 
 
 def side_by_side(reported, replica, live):

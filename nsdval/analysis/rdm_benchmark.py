@@ -20,13 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsdval.analysis import benchmark, peer, peer_rsa, rsa
+from nsdval.analysis import benchmark, live, peer_rsa, rsa
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD
 from nsdval.data import assemblies
 from nsdval.data.families import Family
 from nsdval.data.layout import detect_layout
 
 NUMBERS = ("raw", "ceiling", "lower_bound_loo", "score")
+LIVE_NOTES = live.LiveNotes(
+    off="Brain-Score live: not run (brainscore_live=False).",
+    missing="Brain-Score live: not run: brainscore_vision not importable ({detail}).",
+    failed="Brain-Score live ({detail}) failed: {error}",
+    done="Brain-Score live: scored with its own RSA classes ({detail}).",
+)
 
 
 @dataclass(frozen=True)
@@ -206,25 +212,19 @@ def score_live(layout, region, *, train, test, enabled=True, threshold=NC_THRESH
     note : str
         One line for the report: what was used, or why not.
     """
-    if not enabled:
-        return None, "Brain-Score live: not run (brainscore_live=False)."
-    available, detail = peer.brainscore_status()
-    if not available:
-        return None, f"Brain-Score live: not run: brainscore_vision not importable ({detail})."
-    activations = tuple(assemblies.load_activations(layout, region, s) for s in ("train", "test"))
-    try:
-        record = peer_rsa.score_region(
+    return live.live_record(
+        lambda: tuple(assemblies.load_activations(layout, region, s) for s in benchmark.SPLITS),
+        lambda activations: peer_rsa.score_region(
             train,
             test,
             activations,
             region=region,
             dataset_prefix=dataset_prefix(layout),
             threshold=threshold,
-        )
-    except Exception as exc:  # Brain-Score fails in many ways on inconsistent files
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return {"subjects": {}, "error": error}, f"Brain-Score live ({detail}) failed: {error}"
-    return record, f"Brain-Score live: scored with its own RSA classes ({detail})."
+        ),
+        enabled=enabled,
+        notes=LIVE_NOTES,
+    )
 
 
 def numbers_table(reported, replica, live):

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from nsdval.analysis import benchmark, peer
+from nsdval.analysis import benchmark, live, peer
 from nsdval.analysis.scoring import SubjectBenchmark
 from nsdval.errors import DependencyError
 
@@ -86,3 +86,35 @@ def test_a_brainscore_failure_is_one_failing_check():
     assert "stimulus ids differ" in result.detail
     table = benchmark.side_by_side(REPORTED, {"subj01": subject(0.4, 0.5)}, live)
     assert table["Brain-Score live"].isna().all()
+
+
+NOTES = live.LiveNotes(off="off", missing="missing {detail}", failed="failed {error}", done="ok")
+
+
+def test_live_record_turns_a_scorer_error_into_an_error_record(monkeypatch):
+    monkeypatch.setattr(peer, "brainscore_status", lambda: (True, "brainscore-vision 9"))
+
+    def broken(inputs):
+        raise ValueError(f"bad {inputs}\nsecond line")
+
+    record, note = live.live_record(lambda: "x", broken, enabled=True, notes=NOTES)
+    assert record == {"subjects": {}, "error": "ValueError: bad x"}
+    assert note == "failed ValueError: bad x"
+    record, note = live.live_record(lambda: 2, lambda n: {"n": n * 3}, enabled=True, notes=NOTES)
+    assert (record, note) == ({"n": 6}, "ok")
+
+
+def test_live_record_lets_an_unreadable_input_through_and_loads_nothing_when_off(monkeypatch):
+    monkeypatch.setattr(peer, "brainscore_status", lambda: (True, "brainscore-vision 9"))
+
+    def unreadable():
+        raise OSError("activations.nc: truncated")
+
+    with pytest.raises(OSError, match="truncated"):
+        live.live_record(unreadable, lambda inputs: {}, enabled=True, notes=NOTES)
+    assert live.live_record(unreadable, None, enabled=False, notes=NOTES) == (None, "off")
+    monkeypatch.setattr(peer, "brainscore_status", lambda: (False, "no module"))
+    assert live.live_record(unreadable, None, enabled=True, notes=NOTES) == (
+        None,
+        "missing no module",
+    )
