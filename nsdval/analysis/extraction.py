@@ -16,6 +16,7 @@ is read in one block, since each block would read the whole session again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -274,29 +275,29 @@ def _read_units(space, subject, table, trials, units, log, progress):
     # not every region's spread of it again (4x fewer pages on a surface session)
     order = np.lexsort(np.asarray(units).T[::-1])
     columns = [order[block] for block in blocks]
-    reads = read_ahead(
-        (
-            partial(space.read_stored, subject, session, units[mine], digest_for=log.digest)
-            for mine in columns
-            for session in sessions
-        ),
-        ahead=READ_AHEAD,
+    calls = (
+        partial(space.read_stored, subject, session, units[mine], digest_for=log.digest)
+        for mine in columns
+        for session in sessions
     )
-    for step, mine in enumerate(columns):
-        writes = column_writes(mine)
-        noise = accumulator(table, mine.size, plan)
-        for index in range(len(sessions)):
-            betas = next(reads)
-            log.bytes_read += betas.nbytes
-            if progress is not None:
-                progress((step * len(sessions) + index + 1) / len(blocks), len(sessions), log)
-            first = index * n_trials
-            psc = space.psc(betas)
-            mean[index, mine], std[index, mine] = chain.zscore_stats(psc)
-            noise.add(first, chain.standardize(psc, mean[index, mine], std[index, mine]))
-            image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
-            write_rows(raw_reps, rep, image, betas[trials[image, rep] - first], writes)
-        ncsnr[mine] = formula.ncsnr_from_noise_variance(noise.noise_variance())
+    # closed on any exit: a read already started is waited for, never left running
+    with contextlib.closing(read_ahead(calls, ahead=READ_AHEAD)) as reads:
+        for step, mine in enumerate(columns):
+            writes = column_writes(mine)
+            noise = accumulator(table, mine.size, plan)
+            for index in range(len(sessions)):
+                betas = next(reads)
+                log.bytes_read += betas.nbytes
+                if progress is not None:
+                    done = (step * len(sessions) + index + 1) / len(blocks)
+                    progress(done, len(sessions), log)
+                first = index * n_trials
+                psc = space.psc(betas)
+                mean[index, mine], std[index, mine] = chain.zscore_stats(psc)
+                noise.add(first, chain.standardize(psc, mean[index, mine], std[index, mine]))
+                image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
+                write_rows(raw_reps, rep, image, betas[trials[image, rep] - first], writes)
+            ncsnr[mine] = formula.ncsnr_from_noise_variance(noise.noise_variance())
     return raw_reps, mean, std, ncsnr
 
 

@@ -121,3 +121,51 @@ def test_the_volume_space_implements_every_method_of_the_seam(inputs):
     np.testing.assert_array_equal(space.psc(stored), stored.astype(np.float32) / np.float32(300))
     assert space.check_subject(1, ["V4"]) == space.trials_per_session(1)
     assert set(space.subject_inputs(1)) >= set(space.session_paths(1, 1))
+
+
+def test_a_session_that_fails_to_read_stops_the_pass_and_leaves_no_reader_running(
+    inputs, monkeypatch
+):
+    import threading
+
+    from nsdval.errors import InputError
+
+    space, design, ids = inputs
+    real = space.read_stored
+    bad = space.sessions(1)[1]
+    asked = []
+
+    def read_stored(subject, session, units, **kwargs):
+        asked.append(session)
+        if session == bad:
+            raise InputError(f"betas_session{bad:02d}.hdf5", "truncated")
+        return real(subject, session, units, **kwargs)
+
+    monkeypatch.setattr(space, "read_stored", read_stored)
+    with pytest.raises(InputError, match="truncated"):
+        extraction.extract_subject(space, design, 1, REGIONS, ids)
+    assert asked.index(bad) <= 2  # stopped at the failing session, one read ahead at most
+    assert len(asked) <= asked.index(bad) + 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("nsdval-read")]
+
+
+def test_an_error_while_a_session_is_z_scored_leaves_no_reader_running(inputs, monkeypatch):
+    import threading
+
+    space, design, ids = inputs
+    calls = []
+
+    def psc(stored):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("no room for a session")
+        return type(space).psc(space, stored)
+
+    monkeypatch.setattr(space, "psc", psc)
+    try:
+        extraction.extract_subject(space, design, 1, REGIONS, ids)
+    except MemoryError:  # the caller still holds the traceback, and so the pass's frames
+        alive = [t for t in threading.enumerate() if t.name.startswith("nsdval-read")]
+    else:
+        pytest.fail("the error was not raised")
+    assert not alive
