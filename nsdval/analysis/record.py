@@ -29,14 +29,22 @@ from pathlib import Path
 from nsdval.analysis.checks import STATUSES
 from nsdval.errors import InputError, MissingInputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of a record's JSON form and of the files holding records (sidecar, results.json).
 
 Version 2 added ``family``; records of version 1 are read as the volume 8-subject family's
-(the only one nsdval validated then).
+(the only one nsdval validated then). Version 3 names the unit and ncsnr-file checks for
+the space (:data:`SURFACE_RENAMES`); a surface record of version 2 is read with the new names.
 """
-READABLE_VERSIONS = (1, SCHEMA_VERSION)
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 DEFAULT_FAMILY = "volume_8subj"
+SURFACE_RENAMES = {
+    "voxel-count": "vertex-count",
+    "voxel-coords": "vertex-coords",
+    "ncsnr-volume": "ncsnr-surface",
+    "nc-testset-volume": "nc-testset-surface",
+}
+"""Check names of a surface report before version 3 -> since (the volume keeps its names)."""
 
 RESULTS = "results.json"
 REQUIRED = ("id", "template", "status")
@@ -123,7 +131,7 @@ class ReportRecord:
         return out
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data, *, version=SCHEMA_VERSION):
         """Read a record back from its JSON form, that of a sidecar included.
 
         Parameters
@@ -131,8 +139,10 @@ class ReportRecord:
         data : Mapping
             :meth:`to_dict`'s keys; ``id``, ``template`` and ``status`` are required, the
             others default. A ``schema_version`` key (a sidecar's) must be
-            one of :data:`READABLE_VERSIONS`; without one the record is taken to be of this
-            version (``results.json`` carries the version of the records it lists).
+            one of :data:`READABLE_VERSIONS`; without one the record is of ``version``
+            (``results.json`` carries the version of the records it lists).
+        version : int
+            The version of a record without its own ``schema_version``.
 
         Raises
         ------
@@ -148,10 +158,35 @@ class ReportRecord:
         if not isinstance(data, Mapping):
             raise ValueError(f"a report record is a JSON object, not {type(data).__name__}")
         values = dict(data)
-        version = values.pop("schema_version", SCHEMA_VERSION)
+        version = values.pop("schema_version", version)
         check_schema_version(version, what=f"report record {values.get('id')!r}")
         _check_keys(values)
-        return cls(**values)
+        return cls(**upgraded(values, version))
+
+
+def upgraded(values, version):
+    """A record's JSON values of an earlier ``version`` with this version's check names.
+
+    Examples
+    --------
+    >>> old = {"family": "surface_8subj", "checks": [{"name": "voxel-coords"}, {"name": "x"}]}
+    >>> [c["name"] for c in upgraded(old, 2)["checks"]]
+    ['vertex-coords', 'x']
+    >>> upgraded({"family": "volume_8subj", "checks": [{"name": "voxel-coords"}]}, 2)["checks"]
+    [{'name': 'voxel-coords'}]
+    """
+    family = values.get("family", DEFAULT_FAMILY)
+    if version >= 3 or not str(family).startswith("surface") or "checks" not in values:
+        return values
+    checks = values["checks"]
+    if isinstance(checks, (list, tuple)):
+        checks = [
+            {**c, "name": SURFACE_RENAMES.get(c.get("name"), c.get("name"))}
+            if isinstance(c, Mapping) and isinstance(c.get("name"), str)
+            else c
+            for c in checks
+        ]
+    return {**values, "checks": checks}
 
 
 FIELDS = tuple(f.name for f in fields(ReportRecord))
@@ -181,10 +216,10 @@ def check_schema_version(version, *, what):
 
     Examples
     --------
-    >>> check_schema_version(3, what="results")
+    >>> check_schema_version(4, what="run")
     Traceback (most recent call last):
     ...
-    ValueError: results has schema_version 3, this nsdval reads 1 and 2: written by a newer nsdval
+    ValueError: run has schema_version 4, this nsdval reads 1, 2 and 3: written by a newer nsdval
     """
     if type(version) is int and version in READABLE_VERSIONS:
         return
@@ -192,7 +227,7 @@ def check_schema_version(version, *, what):
     whose = "written by a newer nsdval" if newer else "not written by nsdval"
     raise ValueError(
         f"{what} has schema_version {version!r}, this nsdval reads "
-        f"{' and '.join(map(str, READABLE_VERSIONS))}: {whose}"
+        f"{', '.join(map(str, READABLE_VERSIONS[:-1]))} and {READABLE_VERSIONS[-1]}: {whose}"
     )
 
 
@@ -219,12 +254,13 @@ def results_from_json(payload, *, source):
     """
     if not isinstance(payload, Mapping) or not isinstance(payload.get("reports"), list):
         raise InputError(source, f"{RESULTS} has no list of reports")
+    version = payload.get("schema_version", SCHEMA_VERSION)
     try:
-        check_schema_version(payload.get("schema_version", SCHEMA_VERSION), what=RESULTS)
+        check_schema_version(version, what=RESULTS)
     except ValueError as exc:
         raise InputError(source, str(exc)) from exc
     try:
-        reports = [ReportRecord.from_dict(report) for report in payload["reports"]]
+        reports = [ReportRecord.from_dict(r, version=version) for r in payload["reports"]]
     except ValueError as exc:
         raise InputError(source, f"{RESULTS}: {exc}") from exc
     return {**payload, "reports": reports}

@@ -250,8 +250,13 @@ def bypass_checks(sr, bp, *, tolerance, nc_tolerance):
 
 
 def bypass_count_checks(sr, ext, units):
-    """Trials, images and units of the extraction against the design and the assembly."""
+    """Trials, images and units of the extraction against the design and the assembly.
+
+    The unit checks are named for the space's unit: ``voxel-count`` and ``voxel-coords`` in
+    the volume, ``vertex-count`` and ``vertex-coords`` on the surface.
+    """
     n_images = ext.nsd_ids.size
+    unit = sr.space.unit
     train_ids, test_ids = split_ids(sr.train_block), split_ids(sr.test_block)
     return [
         checks.condition_check(
@@ -271,19 +276,19 @@ def bypass_count_checks(sr, ext, units):
         ),
         checks.condition_check(
             section=SECTION_2,
-            name="voxel-count",
+            name=f"{unit}-count",
             ok=units.shape[0] == len(ext.coords),
             value=int(units.shape[0]),
             threshold=len(ext.coords),
-            detail=f"{units.shape[0]} neuroids in the assembly, {len(ext.coords)} voxels "
-            "in the ROI mask",
+            detail=f"{units.shape[0]} neuroids in the assembly, {len(ext.coords)} {unit}s "
+            "in the region",
         ),
         checks.equality_check(
             section=SECTION_2,
-            name="voxel-coords",
+            name=f"{unit}-coords",
             expected=ext.coords if units.shape == ext.coords.shape else ext.coords[:0],
             actual=units,
-            what="voxel coordinates",
+            what=f"{unit} coordinates ({', '.join(sr.space.unit_coords)})",
         ),
     ]
 

@@ -48,6 +48,8 @@ class DataSpace(abc.ABC):
         standardized NaN-aware, NaN written as 0, ``nc_testset`` NaN kept.
     sessions_described : str
         How a subject's session files are named, for messages.
+    ncsnr_described : str
+        How a subject's ncsnr file is named, for messages.
     region_assemblies_hold_shared : bool
         The region assemblies hold every shared image (surface), not only those shown three
         times to every subject (volume).
@@ -64,6 +66,7 @@ class DataSpace(abc.ABC):
     stored_dtype: np.dtype
     betas_hold_nan: bool
     sessions_described: str
+    ncsnr_described: str
     neuroid_major: str
     region_assemblies_hold_shared: bool
 

@@ -47,7 +47,7 @@ def test_clean_tree_passes_every_check(clean_run):
     code, out, results = clean_run
     assert code == 0
     assert results["status"] == "pass"
-    assert results["schema_version"] == 2
+    assert results["schema_version"] == SCHEMA_VERSION
     ids = [r["id"] for r in results["reports"]]
     assert ids[0] == "assembly_structure"
     assert len(ids) == 1 + 2 * 4 + 4  # structure + 2 subjects x 4 regions + rdm per region

@@ -18,13 +18,13 @@ NC = "nsd-published-nc"  # NSD's published noise ceiling, held to the tree's own
 # fault -> regions of the smallest run that shows it, and checks that must fail
 FAULT_EXPECTATIONS = {
     "surface-hemispheres-swapped": ("V1", {"train-values", "test-rep0-values"}),
-    "surface-vertex-index-off-by-one": ("V4", {"voxel-coords", "V4-neuroids"}),
-    "surface-labels-lr-swapped": ("V4", {"voxel-coords", "region-assembly-values"}),
+    "surface-vertex-index-off-by-one": ("V4", {"vertex-coords", "V4-neuroids"}),
+    "surface-labels-lr-swapped": ("V4", {"vertex-coords", "region-assembly-values"}),
     "surface-nan-not-filled": ("V1", {"train-finite", "train-values"}),
     "surface-test-reps-filled-like-train": ("V2", {"test-rep0-values"}),
     "surface-stage1-nan-aware": ("V2", {"region-assembly-values"}),
-    "surface-v2-from-v3": ("V2", {"voxel-count"}),
-    "surface-nc-other-hemisphere": ("V4", {"nc-testset", "nc-testset-volume"}),
+    "surface-v2-from-v3": ("V2", {"vertex-count"}),
+    "surface-nc-other-hemisphere": ("V4", {"nc-testset", "nc-testset-surface"}),
     "surface-subject-major": ("V1,V4", {"region-contiguity"}),
     "surface-ids-per-hemisphere": ("V4", {"neuroid-id-format"}),
     "surface-region-assembly-3rep-only": ("V4", {"V4-images"}),

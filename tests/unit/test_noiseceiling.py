@@ -88,7 +88,7 @@ def test_without_a_volume_one_passing_note(tmp_path):
     )
     assert nc.volume is None and nc.assembly.size == 0  # neuroids are not the ROI voxels
     [result] = noiseceiling.noise_ceiling_checks(nc, tolerance=0.01)
-    assert result.status == "pass" and "no ncsnr volume" in result.detail
+    assert result.status == "pass" and "no ncsnr file" in result.detail
     assert list(noiseceiling.summary_table(nc).index) == [
         "raw betas (recomputed)",
         "assembly nc_testset",

@@ -144,7 +144,7 @@ def test_another_schema_version_is_refused_saying_whose_it_may_be(version, whose
     data = {"schema_version": version, **full_record().to_dict()}
     message = (
         f"report record 'subj01-V4-assembly_validation' has schema_version {version!r}, "
-        f"this nsdval reads 1 and {SCHEMA_VERSION}: {whose}"
+        f"this nsdval reads 1, 2 and {SCHEMA_VERSION}: {whose}"
     )
     with pytest.raises(ValueError, match=message):
         ReportRecord.from_dict(data)
@@ -219,7 +219,7 @@ def test_records_of_version_1_read_as_the_volume_8subj_family():
 
 def test_results_of_a_newer_nsdval_are_refused_naming_the_run():
     payload = results_payload(schema_version=SCHEMA_VERSION + 1)
-    message = r"^run: results.json has schema_version 3, this nsdval reads 1 and 2: written by a "
+    message = r"^run: results.json has schema_version 4, this nsdval reads 1, 2 and 3: written by "
     with pytest.raises(InputError, match=message):
         results_from_json(payload, source="run")
 
@@ -276,7 +276,7 @@ def test_previous_records_of_a_newer_nsdval_stop_the_run_naming_the_file(tmp_pat
     path.unlink()
     newer = results_payload(schema_version=SCHEMA_VERSION + 1)
     (tmp_path / "results.json").write_text(json.dumps(newer))
-    with pytest.raises(InputError, match=f"^{tmp_path}: results.json has schema_version 3"):
+    with pytest.raises(InputError, match=f"^{tmp_path}: results.json has schema_version 4"):
         incremental.previous_records(tmp_path)
 
 
@@ -285,3 +285,27 @@ def test_a_results_json_of_something_else_is_no_previous_run(tmp_path):
     assert incremental.previous_records(tmp_path) == {}
     (tmp_path / "results.json").write_text("{truncated")
     assert incremental.previous_records(tmp_path) == {}
+
+
+def test_a_surface_record_of_version_2_reads_with_the_surface_check_names():
+    checks = [
+        {"name": "voxel-coords", "status": "fail"},
+        {"name": "nc-testset-volume", "status": "pass"},
+        {"name": "train-values", "status": "pass"},
+    ]
+    old = {**full_record().to_dict(), "family": "surface_8subj", "checks": checks}
+    payload = {**results_payload(), "schema_version": 2, "reports": [old]}
+    (record,) = results_from_json(payload, source="run")["reports"]
+    names = [c["name"] for c in record.checks]
+    assert names == ["vertex-coords", "nc-testset-surface", "train-values"]
+    assert record.checks[0]["status"] == "fail"
+    sidecar = ReportRecord.from_dict({"schema_version": 2, **old})
+    assert [c["name"] for c in sidecar.checks] == names
+    # a volume record keeps its names, and a version-3 surface record is read as written
+    volume = {**old, "family": "volume_8subj"}
+    assert ReportRecord.from_dict({"schema_version": 2, **volume}).checks[0]["name"] == (
+        "voxel-coords"
+    )
+    assert ReportRecord.from_dict({"schema_version": 3, **old}).checks[0]["name"] == (
+        "voxel-coords"
+    )

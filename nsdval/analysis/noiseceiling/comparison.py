@@ -41,6 +41,12 @@ class NoiseCeiling:
         The SNRs behind ``recomputed`` and ``volume``.
     volume_path : str
         Where the volume is (or would be).
+    nan_kept : bool
+        NaN ceilings are kept (the surface packaging), not written as 0.
+    space : str
+        The data space's name; the ncsnr file's checks are named for it.
+    ncsnr_described : str
+        The ncsnr file's name, for messages.
     """
 
     recomputed: np.ndarray
@@ -50,6 +56,8 @@ class NoiseCeiling:
     volume_ncsnr: np.ndarray | None
     volume_path: str
     nan_kept: bool = False
+    space: str = "volume"
+    ncsnr_described: str = "ncsnr.nii.gz"
 
 
 def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
@@ -87,37 +95,44 @@ def compare_noise_ceilings(space, subject, *, coords, ncsnr, assembly_nc):
         volume_ncsnr=volume_ncsnr,
         volume_path=str(path),
         nan_kept=not zeroed,
+        space=space.name,
+        ncsnr_described=space.ncsnr_described,
     )
 
 
 def noise_ceiling_checks(nc, *, tolerance):
-    """Checks of the ncsnr volume: against the recomputation and the assembly.
+    """Checks of NSD's ncsnr file: against the recomputation and the assembly.
 
+    Named for the space whose file it is: ``ncsnr-volume`` and ``nc-testset-volume``
+    (``ncsnr.nii.gz``), ``ncsnr-surface`` and ``nc-testset-surface`` (``{lh,rh}.ncsnr.mgh``).
     The recomputed ceiling against the assembly is section 2's ``nc-testset`` check.
-    Without a volume, one passing note says so (NSD ships one; a copy may lack it).
+    Without the file, one passing note says so (NSD ships one; a copy may lack it).
     """
+    name = nc.ncsnr_described
     if nc.volume is None:
-        detail = f"no ncsnr volume at {nc.volume_path}; compared with the assembly only"
+        detail = f"no ncsnr file at {nc.volume_path}; compared with the assembly only"
         return [
-            checks.condition_check(section=SECTION, name="ncsnr-volume", ok=True, detail=detail)
+            checks.condition_check(
+                section=SECTION, name=f"ncsnr-{nc.space}", ok=True, detail=detail
+            )
         ]
     return [
         checks.difference_check(
             section=SECTION,
-            name="ncsnr-volume",
+            name=f"ncsnr-{nc.space}",
             reproduced=nc.recomputed,
             actual=nc.volume,
             tolerance=tolerance,
-            what="noise ceilings (percent): raw betas vs ncsnr.nii.gz",
+            what=f"noise ceilings (percent): raw betas vs {name}",
             equal_nan=nc.nan_kept,
         ),
         checks.difference_check(
             section=SECTION,
-            name="nc-testset-volume",
+            name=f"nc-testset-{nc.space}",
             reproduced=nc.volume,
             actual=nc.assembly,
             tolerance=tolerance,
-            what="noise ceilings (percent): ncsnr.nii.gz vs nc_testset",
+            what=f"noise ceilings (percent): {name} vs nc_testset",
             equal_nan=nc.nan_kept,
         ),
     ]

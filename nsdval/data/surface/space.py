@@ -36,6 +36,7 @@ class SurfaceSpace(DataSpace):
     psc_divisor = 1.0  # already percent signal change
     betas_hold_nan = True
     sessions_described = "{lh,rh}.betas_sessionNN.mgh files"
+    ncsnr_described = "{lh,rh}.ncsnr.mgh"
     neuroid_major = "region"
     region_assemblies_hold_shared = True
 

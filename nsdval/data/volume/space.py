@@ -32,6 +32,7 @@ class VolumeSpace(DataSpace):
     psc_divisor = betas.PSC_SCALE
     betas_hold_nan = False
     sessions_described = "betas_sessionNN.hdf5 files"
+    ncsnr_described = "ncsnr.nii.gz"
     neuroid_major = "subject"
     region_assemblies_hold_shared = False
 
