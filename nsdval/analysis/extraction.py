@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from pathlib import Path
 
@@ -96,6 +96,51 @@ class RegionExtraction:
             self.session_std,
             self.psc_divisor,
         )
+
+
+def select_images(ext, nsd_ids):
+    """The images ``nsd_ids`` of an extraction: what extracting only them gives, bit for bit.
+
+    An image's repetitions (its row of ``trials``, its rows of ``betas``) do not depend on
+    the other images asked for, and the session statistics and ncsnr do not depend on the
+    images at all, so they are kept as they are. Asked for every image it holds, the
+    extraction itself is returned (no copy).
+
+    Parameters
+    ----------
+    ext : RegionExtraction
+        An extraction holding (at least) the images.
+    nsd_ids : array of int
+        0-based NSD ids, in any order (the result's are sorted, as :func:`extract_subject`
+        sorts them).
+
+    Returns
+    -------
+    RegionExtraction
+
+    Raises
+    ------
+    KeyError
+        An image the extraction does not hold (the first one is named).
+
+    Examples
+    --------
+    >>> one = np.zeros((1, 1))
+    >>> ext = RegionExtraction(np.array([3, 7, 9]), np.zeros((1, 3)), np.array([[0], [1], [2]]),
+    ...                        np.arange(3).reshape(1, 3, 1), one, one, np.zeros(1), 1, 3, 1.0)
+    >>> sub = select_images(ext, [9, 3])
+    >>> sub.nsd_ids.tolist(), sub.trials.tolist(), sub.betas.ravel().tolist()
+    ([3, 9], [[0], [2]], [0, 2])
+    """
+    wanted = np.sort(np.asarray(nsd_ids, dtype=np.int64))
+    if np.array_equal(wanted, ext.nsd_ids):
+        return ext
+    rows = np.searchsorted(ext.nsd_ids, wanted)
+    found = rows < len(ext.nsd_ids)
+    found[found] = ext.nsd_ids[rows[found]] == wanted[found]
+    if not found.all():
+        raise KeyError(f"image nsd_id {wanted[~found][0]} is not in the extraction")
+    return replace(ext, nsd_ids=wanted, trials=ext.trials[rows], betas=ext.betas[:, rows])
 
 
 def session_zscores(betas, sessions, mean, std, psc_divisor):
