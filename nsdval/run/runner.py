@@ -31,7 +31,12 @@ from nsdval.release import compare, manifest, verify
 from nsdval.run import executors, incremental, pool
 from nsdval.run.cluster import DaskExecutor
 from nsdval.run.execution import execute_job, failed_job, template_path
-from nsdval.run.inputs import check_readable, describe_run_inputs, extract_subjects
+from nsdval.run.inputs import (
+    check_readable,
+    describe_run_inputs,
+    extract_subjects,
+    extraction_groups,
+)
 from nsdval.run.plan import (
     CACHE_DIR,
     STRUCTURE,
@@ -107,6 +112,9 @@ def execute_plan(
 ):
     """Extract the inputs of the jobs to execute, create OUT, then report kept and run jobs.
 
+    Each subject of a space is extracted once for every family of that space whose jobs
+    need it (:func:`~nsdval.run.inputs.extraction_groups`).
+
     The records kept from an earlier run are reported first (as ``unchanged``), then each
     executed job's as it finishes; ``total`` counts both.
 
@@ -115,12 +123,9 @@ def execute_plan(
     list of dict
         The executed jobs' records, in job order.
     """
-    for run in runs:
-        key = run.family.key
-        subjects = sorted({j.subject for j in todo if j.subject is not None and j.family == key})
+    for families in extraction_groups(todo, runs):  # a space's subjects read once
         extract_subjects(
-            run.layout,
-            subjects,
+            families,
             config=config,
             cache_dir=out / CACHE_DIR,
             executor=executor,

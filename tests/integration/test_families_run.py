@@ -9,9 +9,17 @@ and two subjects to stay small. Each planted 4-subject fault fails its named che
 import json
 import re
 
+import numpy as np
 import pytest
 
+from nsdval.analysis import cache, extraction
 from nsdval.cli import main
+from nsdval.data import watched
+from nsdval.data.expdesign import load_expdesign
+from nsdval.data.families import family_layout, family_of_key
+from nsdval.data.layout import SPACES
+from nsdval.data.spaces import open_space
+from nsdval.run import inputs
 from nsdval.synth import VARIANT_FAULTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_trees")]
@@ -33,10 +41,27 @@ def run(root, out, *options):
 
 
 @pytest.fixture(scope="module")
-def every_family(demo_every_family, tmp_path_factory):
+def first_run(demo_every_family, tmp_path_factory):
+    """The run of every family, and the extractions it launched: (space, subject, family keys)."""
     out = tmp_path_factory.mktemp("families") / "out"
-    code, results = run(demo_every_family, out, *SMALL)
-    return demo_every_family, out, code, results
+    real, launched = watched.run_watched, []
+
+    def recording(calls, **kwargs):
+        for fn, call, _ in calls:
+            if fn is inputs._extract_subject:
+                keys = tuple(f"{lay.space}{lay.variant}" for lay in call["layouts"])
+                launched.append((call["layouts"][0].space, call["subject"], keys))
+        return real(calls, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(watched, "run_watched", recording)
+        code, results = run(demo_every_family, out, *SMALL)
+    return demo_every_family, out, code, results, launched
+
+
+@pytest.fixture(scope="module")
+def every_family(first_run):
+    return first_run[:4]
 
 
 def test_one_run_validates_every_family_found(every_family):
@@ -73,6 +98,57 @@ def test_one_run_validates_every_family_found(every_family):
         "surface_4subj": "Allen2022_fmri_surface_4subj.V4-ridge",
     }
     assert results["benchmark"] == results["families"]["volume_8subj"]
+
+
+def never_extract(*args, **kwargs):
+    raise AssertionError("a report would extract: the run's cache lacks its region or images")
+
+
+def space_layouts(root, space):
+    return [family_layout(root, family_of_key(f"{space}{v}")) for v in ("_8subj", "_4subj")]
+
+
+def test_each_subject_of_a_space_is_read_once_for_both_families(first_run):
+    root, out, _, _, launched = first_run
+    assert sorted(launched) == [
+        (space, subject, (f"{space}_8subj", f"{space}_4subj"))
+        for space in sorted(SPACES)
+        for subject in (1, 5)
+    ]
+    cache_dir = out / ".cache"
+    found = sorted(cache_dir.glob("*.npz"))
+    assert len(found) == 4  # one per space and subject, not one per family
+    reads = cache.read_digests(cache_dir)
+    for space_name in SPACES:
+        layouts = space_layouts(root, space_name)
+        space = open_space(layouts[0])
+        union = cache.union_reference_ids(layouts)
+        for subject in (1, 5):
+            path = cache.cache_file(cache_dir, space, subject)
+            assert path in found
+            np.testing.assert_array_equal(cache.contents(path)[1], union)
+            for session in space.sessions(subject):
+                for betas in space.session_paths(subject, session):
+                    assert str(betas.resolve()) in reads
+    volume = open_space(space_layouts(root, "volume")[0])
+    listed = json.loads((out / "manifest.json").read_text())["inputs"]
+    betas = [e for e in listed if e["path"].endswith(".hdf5")]
+    assert len(betas) == sum(len(volume.sessions(s)) for s in (1, 5))
+    assert all("read_sha256" in e for e in betas)
+
+
+def test_each_familys_reports_find_their_images_in_the_one_extraction(first_run, monkeypatch):
+    root, out, _, results, _ = first_run
+    assert {r["status"] for r in results["reports"]} == {"pass"}
+    monkeypatch.setattr(extraction, "extract_subject", never_extract)
+    for family in FAMILIES:
+        layout = family_layout(root, family_of_key(family))
+        space = open_space(layout)
+        design = load_expdesign(layout.expdesign())
+        ids = cache.reference_ids(space, design)
+        for subject in (1, 5):
+            found = cache.region_extraction(space, design, subject, "V4", ids, out / ".cache")
+            np.testing.assert_array_equal(found.nsd_ids, ids)
 
 
 def test_the_index_shows_the_families_grid_and_a_section_per_family(every_family):
