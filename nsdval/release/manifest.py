@@ -36,8 +36,22 @@ CHUNK = 8 * 1024 * 1024
 HASH_MODES = ("read", "sha256", "size-mtime")
 """How input files are described: by what nsdval read, by full SHA-256, or by size and mtime."""
 DEFAULT_HASH = "read"
-BETAS_SUFFIX = ".hdf5"
-"""Betas files are never hashed whole in ``read`` mode: they are the bulk of a drive."""
+
+
+def is_betas_file(path):
+    """Whether ``path`` is a betas session file, never hashed whole in ``read`` mode.
+
+    The betas are the bulk of a drive: the volume's ``betas_sessionNN.hdf5`` and the
+    surface's ``{lh,rh}.betas_sessionNN.mgh`` (491 MB each).
+
+    Examples
+    --------
+    >>> [is_betas_file(Path(n)) for n in ("betas_session01.hdf5", "lh.betas_session01.mgh")]
+    [True, True]
+    >>> [is_betas_file(Path(n)) for n in ("lh.ncsnr.mgh", "nsd_expdesign.mat")]
+    [False, False]
+    """
+    return path.suffix == ".hdf5" or (path.suffix == ".mgh" and "betas_session" in path.name)
 
 
 def package_versions(names=PACKAGES):
@@ -118,8 +132,9 @@ def describe_inputs(
         Every entry records size and ``mtime_ns``. ``read`` (a run's default) adds a
         checksum of what nsdval reads: the SHA-256 of files the reports read whole (design,
         split, assemblies, activations, scores, NIfTI volumes), and for the betas the
-        digest of the chunks the extraction read (``read_sha256``, from ``reads``), else of
-        the first 64 KB, the HDF5 header (``head_sha256``); no betas file is read whole.
+        digest of the bytes the extraction read (``read_sha256``, from ``reads``), else of
+        the first 64 KB, the HDF5 or MGH header (``head_sha256``); no betas file
+        (:func:`is_betas_file`) is read whole.
         ``sha256`` adds the SHA-256 of every file; ``size-mtime`` reads no file.
     previous : sequence of dict
         Entries of an earlier manifest: a file whose path, size and ``mtime_ns`` are
@@ -165,7 +180,7 @@ def _plan(path, root, hash_mode, known, reads):
     entry["mtime_ns"] = stat.st_mtime_ns
     current = (stat.st_size, stat.st_mtime_ns)
     old = known.get(entry["path"], {})
-    whole = hash_mode == "sha256" or (hash_mode == "read" and path.suffix != BETAS_SUFFIX)
+    whole = hash_mode == "sha256" or (hash_mode == "read" and not is_betas_file(path))
     if whole and (old.get("size"), old.get("mtime_ns")) == current:
         entry["sha256"] = old["sha256"]
         whole = False

@@ -135,6 +135,10 @@ def test_each_subject_of_a_space_is_read_once_for_both_families(first_run):
     betas = [e for e in listed if e["path"].endswith(".hdf5")]
     assert len(betas) == sum(len(volume.sessions(s)) for s in (1, 5))
     assert all("read_sha256" in e for e in betas)
+    surface = open_space(space_layouts(root, "surface")[0])
+    mgh = [e for e in listed if ".betas_session" in e["path"] and e["path"].endswith(".mgh")]
+    assert len(mgh) == 2 * sum(len(surface.sessions(s)) for s in (1, 5))
+    assert all("read_sha256" in e and "sha256" not in e for e in mgh)  # never hashed whole
 
 
 def test_each_familys_reports_find_their_images_in_the_one_extraction(first_run, monkeypatch):

@@ -154,3 +154,16 @@ def test_sha256_mode_reports_progress_up_to_the_total(tmp_path):
     manifest.describe_inputs(paths, root=tmp_path, hash_mode="sha256", on_progress=seen.append)
     assert seen[-1] == {"hashed_bytes": 6000, "total_bytes": 6000, "n_files": 3}
     assert [s["hashed_bytes"] for s in seen] == sorted(s["hashed_bytes"] for s in seen)
+
+
+def test_read_mode_never_hashes_surface_betas_whole_but_hashes_their_ncsnr(tmp_path):
+    betas, ncsnr = tmp_path / "lh.betas_session01.mgh", tmp_path / "lh.ncsnr.mgh"
+    betas.write_bytes(b"b" * 200_000)
+    ncsnr.write_bytes(b"n" * 1000)
+    rows = {r["path"]: r for r in manifest.describe_inputs([betas, ncsnr], root=tmp_path)}
+    assert "sha256" not in rows["lh.betas_session01.mgh"]
+    assert (
+        rows["lh.betas_session01.mgh"]["head_sha256"]
+        == hashlib.sha256(b"b" * manifest.HEADER_BYTES).hexdigest()
+    )
+    assert rows["lh.ncsnr.mgh"]["sha256"] == hashlib.sha256(b"n" * 1000).hexdigest()
