@@ -82,9 +82,12 @@ def test_regions_are_lh_then_rh_each_ascending(layout):
         space.region_units(1, "V2")
 
 
-def test_read_stored_equals_nibabels_full_read_nan_included(layout):
+@pytest.mark.parametrize("order", ["region-major", "file order"])
+def test_read_stored_equals_nibabels_full_read_nan_included(layout, order):
     space = open_space(layout)
     units = np.concatenate([space.region_units(1, r) for r in ("V1", "V4", "IT")])
+    if order == "file order":  # each hemisphere one run of columns, read in place
+        units = units[np.lexsort(units.T[::-1])]
     got = space.read_stored(1, 2, units)
     assert got.dtype == np.float32 and got.shape == (TRIALS, len(units))
     lh, rh = (full(layout.surface_betas(1, 2, h)) for h in ("lh", "rh"))

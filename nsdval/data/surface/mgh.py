@@ -63,7 +63,14 @@ def mgh_header(path, what):
 
 
 def read_vertices(
-    path, vertices, *, what="surface betas file", digest=None, window_bytes=None, expected=None
+    path,
+    vertices,
+    *,
+    what="surface betas file",
+    digest=None,
+    window_bytes=None,
+    expected=None,
+    out=None,
 ):
     """Values of some vertices of an MGH file, every frame: ``(n_frames, n_vertices)``.
 
@@ -81,6 +88,8 @@ def read_vertices(
         Bytes mapped at once; :data:`WINDOW_BYTES` by default.
     expected : tuple of int or None
         The shape the file must have (the first session's), checked on the header read here.
+    out : (n_frames, n) float32 array or None
+        Filled and returned instead of a new array (a view into a larger one, say).
 
     Returns
     -------
@@ -93,7 +102,8 @@ def read_vertices(
     if vertices.size and (vertices.min() < 0 or vertices.max() >= shape[0]):
         raise InputError(path, f"vertices outside the hemisphere's {shape[0]}")
     n_vertices, n_frames = shape[0], shape[3]
-    out = np.empty((n_frames, vertices.size), dtype=np.float32)
+    if out is None:
+        out = np.empty((n_frames, vertices.size), dtype=np.float32)
     if vertices.size == 0:
         return out
     frame_bytes = n_vertices * dtype.itemsize
@@ -109,7 +119,8 @@ def read_vertices(
                     handle, dtype=dtype, mode="r", offset=start, shape=(stop - first, n_vertices)
                 )
                 advise_random(window)
-                picked = np.ascontiguousarray(window[:, vertices])  # as stored, a copy
+                # as stored, a C-ordered copy: take is 3x a fancy index, whose copy is not
+                picked = np.take(np.asarray(window), vertices, axis=1)
                 del window  # unmaps
                 if digest is not None:
                     digest.update(picked)

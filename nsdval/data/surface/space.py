@@ -103,14 +103,20 @@ class SurfaceSpace(DataSpace):
         for index, (hemi, path) in enumerate(
             zip(HEMISPHERES, self.session_paths(subject, session), strict=True)
         ):
-            mine = units[:, 0] == index
-            if not mine.any():
+            mine = np.flatnonzero(units[:, 0] == index)
+            if not mine.size:
                 continue
             digest = digest_for(path) if digest_for else None
             expected = self.session_shapes(subject)[hemi]
-            out[:, mine] = mgh.read_vertices(
-                path, units[mine, 1], digest=digest, expected=expected
-            )
+            if mine[-1] - mine[0] + 1 == mine.size:  # one run of columns (lh, then rh)
+                target = out[:, mine[0] : mine[-1] + 1]
+                mgh.read_vertices(
+                    path, units[mine, 1], digest=digest, expected=expected, out=target
+                )
+            else:
+                out[:, mine] = mgh.read_vertices(
+                    path, units[mine, 1], digest=digest, expected=expected
+                )
         return out
 
     def ncsnr_path(self, subject):
