@@ -13,6 +13,7 @@ place that opens an MGH betas or ncsnr file.
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 from pathlib import Path
@@ -95,13 +96,8 @@ def read_vertices(
     -------
     (n_frames, n) float32 array (native byte order)
     """
-    shape, dtype, offset = mgh_header(path, what)
-    if expected is not None and shape != tuple(expected):
-        raise InputError(path, f"shape {shape} differs from the first session's {expected}")
-    vertices = np.asarray(vertices, dtype=np.int64).reshape(-1)
-    if vertices.size and (vertices.min() < 0 or vertices.max() >= shape[0]):
-        raise InputError(path, f"vertices outside the hemisphere's {shape[0]}")
-    n_vertices, n_frames = shape[0], shape[3]
+    (n_vertices, _, _, n_frames), dtype, offset = mgh_header(path, what)
+    vertices = _checked(path, (n_vertices, 1, 1, n_frames), vertices, expected)
     if out is None:
         out = np.empty((n_frames, vertices.size), dtype=np.float32)
     if vertices.size == 0:
@@ -114,13 +110,10 @@ def read_vertices(
             for first in range(0, n_frames, per_window):
                 stop = min(n_frames, first + per_window)
                 start = offset + first * frame_bytes
-                prefetch(handle.fileno(), page_runs(start, frame_bytes, stop - first, spans))
                 window = np.memmap(
                     handle, dtype=dtype, mode="r", offset=start, shape=(stop - first, n_vertices)
                 )
-                advise_random(window)
-                # as stored, a C-ordered copy: take is 3x a fancy index, whose copy is not
-                picked = np.take(np.asarray(window), vertices, axis=1)
+                picked = _picked(handle.fileno(), window, start, vertices, spans)
                 del window  # unmaps
                 if digest is not None:
                     digest.update(picked)
@@ -128,6 +121,26 @@ def read_vertices(
     except (OSError, ValueError) as exc:
         raise InputError(path, f"unreadable MGH data ({exc})") from None
     return out
+
+
+def _checked(path, shape, vertices, expected):
+    """The vertices as an int64 array, once the file's shape and their range are right."""
+    if expected is not None and shape != tuple(expected):
+        raise InputError(path, f"shape {shape} differs from the first session's {expected}")
+    vertices = np.asarray(vertices, dtype=np.int64).reshape(-1)
+    if vertices.size and (vertices.min() < 0 or vertices.max() >= shape[0]):
+        raise InputError(path, f"vertices outside the hemisphere's {shape[0]}")
+    return vertices
+
+
+def _picked(fd, window, start, vertices, spans):
+    """A mapped window's values at the vertices, as stored: its wanted pages read first."""
+    advise_random(window)
+    frames, n_vertices = window.shape
+    runs = page_runs(start, n_vertices * window.dtype.itemsize, frames, spans)
+    prefetch(fd, not_resident(runs, window, start))
+    # a C-ordered copy: take is 3x a fancy index, whose copy is not
+    return np.take(np.asarray(window), vertices, axis=1)
 
 
 def vertex_spans(vertices, itemsize):
@@ -195,6 +208,79 @@ def page_runs(start, frame_bytes, n_frames, spans):
     starts = first[np.concatenate([[0], breaks])]
     ends = last[np.concatenate([breaks - 1, [last.size - 1]])] + 1
     return np.column_stack([starts, ends])
+
+
+def not_resident(runs, mapped, offset):
+    """The parts of some runs of pages that are not in the page cache yet.
+
+    A warm read then asks the kernel for nothing (the ``WILLNEED`` calls were a tenth of a
+    warm surface read); where residency cannot be known (no ``mincore``) every run is kept.
+
+    Parameters
+    ----------
+    runs : (n_runs, 2) int array
+        Page runs of the file (:func:`page_runs`), within ``mapped``.
+    mapped : numpy.memmap
+        The file's mapping that holds them.
+    offset : int
+        File offset of ``mapped``'s first byte.
+
+    Returns
+    -------
+    (n, 2) int64 array
+        Runs of wanted pages that are not resident, ascending.
+    """
+    resident = resident_pages(mapped, offset)
+    if resident is None or runs.size == 0:
+        return runs
+    first_page, in_cache = resident
+    lengths = runs[:, 1] - runs[:, 0]
+    pages = np.repeat(runs[:, 0] - np.cumsum(lengths) + lengths, lengths) + np.arange(
+        lengths.sum()
+    )
+    pages = pages[~in_cache[pages - first_page]]
+    if pages.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(pages) != 1) + 1
+    starts = pages[np.concatenate([[0], breaks])]
+    ends = pages[np.concatenate([breaks - 1, [pages.size - 1]])] + 1
+    return np.column_stack([starts, ends])
+
+
+def resident_pages(mapped, offset):
+    """Which pages of a mapped file region are in the page cache (``mincore``), or ``None``.
+
+    Returns
+    -------
+    first_page : int
+        The file page of the first entry.
+    in_cache : (n_pages,) bool array
+        One entry per page from the one holding ``offset`` to the region's end.
+    """
+    if _MINCORE is None or mapped.nbytes == 0:
+        return None
+    address = mapped.ctypes.data
+    head = address % PAGE  # the mapping starts at the page holding ``offset``
+    length = mapped.nbytes + head
+    vector = np.zeros(-(-length // PAGE), dtype=np.uint8)
+    pointer = vector.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte))
+    if _MINCORE(ctypes.c_void_p(address - head), ctypes.c_size_t(length), pointer) != 0:
+        return None
+    return offset // PAGE, (vector & 1).astype(bool)
+
+
+def _libc_mincore():
+    """The C library's ``mincore``, or ``None`` where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).mincore
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+    function.restype = ctypes.c_int
+    return function
+
+
+_MINCORE = _libc_mincore()
 
 
 def prefetch(fd, runs):
