@@ -219,7 +219,6 @@ def test_the_pages_asked_for_are_those_holding_the_wanted_values(tmp_path, rng, 
     vertices = np.concatenate([np.arange(100, 180), [3000, 3900, 8999], rng.choice(9000, 5)])
     asked = []
     monkeypatch.setattr(mgh.os, "posix_fadvise", lambda fd, at, n, advice: asked.append((at, n)))
-    monkeypatch.setattr(mgh, "resident_pages", lambda mapped, offset: None)  # as if cold
     mgh.read_vertices(path, vertices, window_bytes=2 * 36_000)
     page = mgh.PAGE
     assert all(at % page == 0 and 0 < n <= mgh.PREFETCH_BYTES for at, n in asked)
@@ -229,31 +228,3 @@ def test_the_pages_asked_for_are_those_holding_the_wanted_values(tmp_path, rng, 
     holding = np.unique((offset + 4 * (vertices[None, :] + 9000 * trials)) // page)
     assert sorted(set(got)) == holding.tolist()  # none without a wanted value
     assert len(got) - len(set(got)) <= 3  # asked twice: a page straddling two windows
-
-
-def test_pages_already_in_the_page_cache_are_not_asked_for(monkeypatch):
-    in_cache = np.zeros(15, dtype=bool)
-    in_cache[[1, 2, 10]] = True  # pages 11, 12 and 20 of the file
-    monkeypatch.setattr(mgh, "resident_pages", lambda mapped, offset: (10, in_cache))
-    runs = np.array([[10, 14], [20, 22], [24, 25]])
-    got = mgh.not_resident(runs, None, 0)
-    assert got.tolist() == [[10, 11], [13, 14], [21, 22], [24, 25]]
-    in_cache[:] = True
-    assert mgh.not_resident(runs, None, 0).shape == (0, 2)
-
-
-def test_a_warm_read_asks_the_kernel_for_nothing(tmp_path, rng, monkeypatch):
-    path = tmp_path / "lh.betas_session01.mgh"
-    save_mgh(path, rng.normal(size=(9000, 7)))
-    path.read_bytes()  # every page in the page cache
-    assert mgh._MINCORE is not None  # Linux: residency is known
-    offset = nib.load(path).header.get_data_offset()
-    mapped = np.memmap(path, dtype=np.uint8, mode="r", offset=offset)
-    first, in_cache = mgh.resident_pages(mapped, offset)
-    assert first == offset // mgh.PAGE and in_cache.all()
-    del mapped
-    asked = []
-    monkeypatch.setattr(mgh.os, "posix_fadvise", lambda fd, at, n, advice: asked.append((at, n)))
-    values = mgh.read_vertices(path, [5, 4000, 8999], window_bytes=2 * 36_000)
-    assert asked == []
-    np.testing.assert_array_equal(values, full(path)[[5, 4000, 8999]].T.astype(np.float32))

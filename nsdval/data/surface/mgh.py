@@ -13,7 +13,6 @@ place that opens an MGH betas or ncsnr file.
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 from pathlib import Path
@@ -138,7 +137,7 @@ def _picked(fd, window, start, vertices, spans):
     advise_random(window)
     frames, n_vertices = window.shape
     runs = page_runs(start, n_vertices * window.dtype.itemsize, frames, spans)
-    prefetch(fd, not_resident(runs, window, start))
+    prefetch(fd, runs)
     # a C-ordered copy: take is 3x a fancy index, whose copy is not
     return np.take(np.asarray(window), vertices, axis=1)
 
@@ -208,79 +207,6 @@ def page_runs(start, frame_bytes, n_frames, spans):
     starts = first[np.concatenate([[0], breaks])]
     ends = last[np.concatenate([breaks - 1, [last.size - 1]])] + 1
     return np.column_stack([starts, ends])
-
-
-def not_resident(runs, mapped, offset):
-    """The parts of some runs of pages that are not in the page cache yet.
-
-    A warm read then asks the kernel for nothing (the ``WILLNEED`` calls were a tenth of a
-    warm surface read); where residency cannot be known (no ``mincore``) every run is kept.
-
-    Parameters
-    ----------
-    runs : (n_runs, 2) int array
-        Page runs of the file (:func:`page_runs`), within ``mapped``.
-    mapped : numpy.memmap
-        The file's mapping that holds them.
-    offset : int
-        File offset of ``mapped``'s first byte.
-
-    Returns
-    -------
-    (n, 2) int64 array
-        Runs of wanted pages that are not resident, ascending.
-    """
-    resident = resident_pages(mapped, offset)
-    if resident is None or runs.size == 0:
-        return runs
-    first_page, in_cache = resident
-    lengths = runs[:, 1] - runs[:, 0]
-    pages = np.repeat(runs[:, 0] - np.cumsum(lengths) + lengths, lengths) + np.arange(
-        lengths.sum()
-    )
-    pages = pages[~in_cache[pages - first_page]]
-    if pages.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    breaks = np.flatnonzero(np.diff(pages) != 1) + 1
-    starts = pages[np.concatenate([[0], breaks])]
-    ends = pages[np.concatenate([breaks - 1, [pages.size - 1]])] + 1
-    return np.column_stack([starts, ends])
-
-
-def resident_pages(mapped, offset):
-    """Which pages of a mapped file region are in the page cache (``mincore``), or ``None``.
-
-    Returns
-    -------
-    first_page : int
-        The file page of the first entry.
-    in_cache : (n_pages,) bool array
-        One entry per page from the one holding ``offset`` to the region's end.
-    """
-    if _MINCORE is None or mapped.nbytes == 0:
-        return None
-    address = mapped.ctypes.data
-    head = address % PAGE  # the mapping starts at the page holding ``offset``
-    length = mapped.nbytes + head
-    vector = np.zeros(-(-length // PAGE), dtype=np.uint8)
-    pointer = vector.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte))
-    if _MINCORE(ctypes.c_void_p(address - head), ctypes.c_size_t(length), pointer) != 0:
-        return None
-    return offset // PAGE, (vector & 1).astype(bool)
-
-
-def _libc_mincore():
-    """The C library's ``mincore``, or ``None`` where there is none."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).mincore
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
-    function.restype = ctypes.c_int
-    return function
-
-
-_MINCORE = _libc_mincore()
 
 
 def prefetch(fd, runs):
