@@ -34,7 +34,8 @@ SCHEMA_VERSION = 3
 
 Version 2 added ``family``; records of version 1 are read as the volume 8-subject family's
 (the only one nsdval validated then). Version 3 names the unit and ncsnr-file checks for
-the space (:data:`SURFACE_RENAMES`); a surface record of version 2 is read with the new names.
+the space (:data:`SURFACE_RENAMES`) and the raw bypass section for no format
+(:data:`SECTION_RENAMES`); records of earlier versions are read with the new names.
 """
 READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 DEFAULT_FAMILY = "volume_8subj"
@@ -45,6 +46,8 @@ SURFACE_RENAMES = {
     "nc-testset-volume": "nc-testset-surface",
 }
 """Check names of a surface report before version 3 -> since (the volume keeps its names)."""
+SECTION_RENAMES = {"2. Raw HDF5 bypass": "2. Raw betas bypass"}
+"""Check sections before version 3 -> since, in every family."""
 
 RESULTS = "results.json"
 REQUIRED = ("id", "template", "status")
@@ -172,21 +175,29 @@ def upgraded(values, version):
     >>> old = {"family": "surface_8subj", "checks": [{"name": "voxel-coords"}, {"name": "x"}]}
     >>> [c["name"] for c in upgraded(old, 2)["checks"]]
     ['vertex-coords', 'x']
-    >>> upgraded({"family": "volume_8subj", "checks": [{"name": "voxel-coords"}]}, 2)["checks"]
-    [{'name': 'voxel-coords'}]
+    >>> old = {"family": "volume_8subj", "checks": [{"name": "voxel-coords", "section": "x"}]}
+    >>> upgraded(old, 2)["checks"]
+    [{'name': 'voxel-coords', 'section': 'x'}]
     """
-    family = values.get("family", DEFAULT_FAMILY)
-    if version >= 3 or not str(family).startswith("surface") or "checks" not in values:
+    checks = values.get("checks")
+    if version >= 3 or not isinstance(checks, (list, tuple)):
         return values
-    checks = values["checks"]
-    if isinstance(checks, (list, tuple)):
-        checks = [
-            {**c, "name": SURFACE_RENAMES.get(c.get("name"), c.get("name"))}
-            if isinstance(c, Mapping) and isinstance(c.get("name"), str)
-            else c
-            for c in checks
-        ]
-    return {**values, "checks": checks}
+    names = SURFACE_RENAMES if str(values.get("family", "")).startswith("surface") else {}
+    return {**values, "checks": [renamed(check, names) for check in checks]}
+
+
+def renamed(check, names):
+    """A check's dict with its name renamed by ``names``, its section by :data:`SECTION_RENAMES`.
+
+    Anything else, and a check that is no dict, stays as it is.
+    """
+    if not isinstance(check, Mapping):
+        return check
+    out = dict(check)
+    for key, table in (("name", names), ("section", SECTION_RENAMES)):
+        if isinstance(out.get(key), str):
+            out[key] = table.get(out[key], out[key])
+    return out
 
 
 FIELDS = tuple(f.name for f in fields(ReportRecord))

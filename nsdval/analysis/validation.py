@@ -19,7 +19,7 @@ from nsdval.data.layout import detect_layout, subject_label
 from nsdval.data.spaces import open_space
 
 SECTION_1 = "1. Region assembly -> Brain-Score"
-SECTION_2 = "2. Raw HDF5 bypass"
+SECTION_2 = "2. Raw betas bypass"
 SECTION_3 = "3. Benchmark"
 
 

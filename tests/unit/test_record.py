@@ -289,9 +289,9 @@ def test_a_results_json_of_something_else_is_no_previous_run(tmp_path):
 
 def test_a_surface_record_of_version_2_reads_with_the_surface_check_names():
     checks = [
-        {"name": "voxel-coords", "status": "fail"},
+        {"name": "voxel-coords", "status": "fail", "section": "2. Raw HDF5 bypass"},
         {"name": "nc-testset-volume", "status": "pass"},
-        {"name": "train-values", "status": "pass"},
+        {"name": "train-values", "status": "pass", "section": "1. Region assembly"},
     ]
     old = {**full_record().to_dict(), "family": "surface_8subj", "checks": checks}
     payload = {**results_payload(), "schema_version": 2, "reports": [old]}
@@ -299,13 +299,17 @@ def test_a_surface_record_of_version_2_reads_with_the_surface_check_names():
     names = [c["name"] for c in record.checks]
     assert names == ["vertex-coords", "nc-testset-surface", "train-values"]
     assert record.checks[0]["status"] == "fail"
+    assert [c.get("section") for c in record.checks] == [
+        "2. Raw betas bypass",  # the section is renamed in every family
+        None,
+        "1. Region assembly",
+    ]
     sidecar = ReportRecord.from_dict({"schema_version": 2, **old})
     assert [c["name"] for c in sidecar.checks] == names
     # a volume record keeps its names, and a version-3 surface record is read as written
-    volume = {**old, "family": "volume_8subj"}
-    assert ReportRecord.from_dict({"schema_version": 2, **volume}).checks[0]["name"] == (
-        "voxel-coords"
-    )
+    volume = ReportRecord.from_dict({"schema_version": 2, **old, "family": "volume_8subj"})
+    assert volume.checks[0]["name"] == "voxel-coords"
+    assert volume.checks[0]["section"] == "2. Raw betas bypass"
     assert ReportRecord.from_dict({"schema_version": 3, **old}).checks[0]["name"] == (
         "voxel-coords"
     )

@@ -22,7 +22,7 @@ import pandas as pd
 from nsdval.analysis import checks
 from nsdval.analysis.noiseceiling.formula import NC_THRESHOLD, noise_ceiling_percent
 
-SECTION = "2. Raw HDF5 bypass"
+SECTION = "2. Raw betas bypass"
 
 
 @dataclass(frozen=True)
