@@ -28,6 +28,7 @@ from nsdval.analysis import chain
 from nsdval.analysis.blockio import column_writes, read_ahead, write_rows
 from nsdval.analysis.noiseceiling import formula, streaming
 from nsdval.data import expdesign
+from nsdval.data.space import psc_from_stored
 
 BLOCK_BYTES = 32 * 2**20
 """Working memory of one voxel block: running sums and one session's arrays."""
@@ -169,10 +170,9 @@ def session_zscores(betas, sessions, mean, std, psc_divisor):
     [[[1.0, 1.0]]]
     """
     out = np.empty(np.shape(betas), dtype=np.float32)
-    divisor = np.float32(psc_divisor)
     for session in np.unique(sessions):
         rep, image = np.nonzero(sessions == session)
-        psc = np.asarray(betas[rep, image]).astype(np.float32) / divisor
+        psc = psc_from_stored(betas[rep, image], psc_divisor)
         out[rep, image] = chain.standardize(psc, mean[session], std[session])
     return out
 
@@ -338,8 +338,9 @@ def _read_units(space, subject, table, trials, units, log, progress):
                     progress(done, len(sessions), log)
                 first = index * n_trials
                 psc = space.psc(betas)
-                mean[index, mine], std[index, mine] = chain.zscore_stats(psc)
-                noise.add(first, chain.standardize(psc, mean[index, mine], std[index, mine]))
+                centre, scale = chain.zscore_stats(psc)
+                mean[index, mine], std[index, mine] = centre, scale
+                noise.add(first, chain.standardize(psc, centre, scale))
                 image, rep = np.nonzero((trials >= first) & (trials < first + n_trials))
                 write_rows(raw_reps, rep, image, betas[trials[image, rep] - first], writes)
             ncsnr[mine] = formula.ncsnr_from_noise_variance(noise.noise_variance())

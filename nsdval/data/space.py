@@ -26,6 +26,20 @@ import abc
 import numpy as np
 
 
+def psc_from_stored(stored, divisor):
+    """Stored betas as float32 percent signal change: ``float32(stored) / float32(divisor)``.
+
+    The one conversion every reader of stored betas uses (a data space's :meth:`~DataSpace.psc`
+    and the session z-scores an extraction recomputes), so they agree to the bit.
+
+    Examples
+    --------
+    >>> psc_from_stored(np.array([300, -150], dtype=np.int16), 300).tolist()
+    [1.0, -0.5]
+    """
+    return np.asarray(stored).astype(np.float32) / np.float32(divisor)
+
+
 class DataSpace(abc.ABC):
     """What the chain and the checks read from one tree's raw files.
 
@@ -111,8 +125,8 @@ class DataSpace(abc.ABC):
         """
 
     def psc(self, stored):
-        """Stored betas as float32 percent signal change: ``float32(stored) / psc_divisor``."""
-        return np.asarray(stored).astype(np.float32) / np.float32(self.psc_divisor)
+        """Stored betas as float32 percent signal change (:func:`psc_from_stored`)."""
+        return psc_from_stored(stored, self.psc_divisor)
 
     @abc.abstractmethod
     def ncsnr_path(self, subject):

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from nsdval.data import watched
+from nsdval.data.space import psc_from_stored
 from nsdval.errors import InputError, MissingInputError
 
 PSC_SCALE = 300.0
@@ -33,7 +34,7 @@ def psc_from_int16(values):
     >>> psc_from_int16(np.array([300, -150], dtype=np.int16)).tolist()
     [1.0, -0.5]
     """
-    return np.asarray(values).astype(np.float32) / np.float32(PSC_SCALE)
+    return psc_from_stored(values, PSC_SCALE)
 
 
 BETAS_DATASET = "betas"
