@@ -177,15 +177,35 @@ def extract_subject_cached(
     or to ``staging_dir`` when given (the runner moves it into the cache once every subject
     could be read). Returns only ``regions`` and ``nsd_ids``.
     """
+    path, made = extract_unless_cached(
+        space, design, subject, regions, nsd_ids, cache_dir, staging_dir, progress=progress
+    )
+    if made is None:
+        return {region: load(path, region, nsd_ids) for region in regions}
+    return {region: extraction.select_images(made[region], nsd_ids) for region in regions}
+
+
+def extract_unless_cached(
+    space, design, subject, regions, nsd_ids, cache_dir, staging_dir=None, *, progress=None
+):
+    """Extract a subject's regions and images, unless the cache holds them already.
+
+    Returns
+    -------
+    path : Path
+        The cached file when it holds them; else the new extraction, written to
+        ``staging_dir`` when given (the runner moves it into the cache once every subject
+        could be read), else to ``cache_dir``.
+    made : dict of str to RegionExtraction or None
+        The new extraction, of the :func:`widened` regions and images; None when cached.
+    """
     path = cache_file(cache_dir, space, subject)
     if holds_regions(path, regions, nsd_ids):
-        return {region: load(path, region, nsd_ids) for region in regions}
+        return path, None
     target = Path(staging_dir or cache_dir) / path.name
-    wide_regions, wide_ids = widened(path, regions, nsd_ids)
-    made = extract_and_save(
-        space, design, subject, wide_regions, wide_ids, target, progress=progress
-    )
-    return {region: extraction.select_images(made[region], nsd_ids) for region in regions}
+    regions, nsd_ids = widened(path, regions, nsd_ids)
+    made = extract_and_save(space, design, subject, regions, nsd_ids, target, progress=progress)
+    return target, made
 
 
 def extract_and_save(space, design, subject, regions, nsd_ids, target, *, progress=None):
@@ -249,10 +269,6 @@ def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None, ns
     space = open_space(layout)
     design = load_expdesign(layout.expdesign())
     ids = reference_ids(space, design) if nsd_ids is None else nsd_ids
-    path = cache_file(cache_dir, space, subject)
-    if holds_regions(path, regions, ids):
-        return None
-    regions, ids = widened(path, regions, ids)
 
     def beat(done, n_sessions, log):
         watched.heartbeat(
@@ -263,6 +279,7 @@ def prepare_subject(layout, subject, regions, cache_dir, *, staging_dir=None, ns
             bytes_read=log.bytes_read,
         )
 
-    target = Path(staging_dir or cache_dir) / path.name
-    extract_and_save(space, design, subject, regions, ids, target, progress=beat)
-    return target
+    path, made = extract_unless_cached(
+        space, design, subject, regions, ids, cache_dir, staging_dir, progress=beat
+    )
+    return None if made is None else path
