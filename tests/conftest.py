@@ -23,10 +23,9 @@ def demo_every_family(tmp_path_factory):
     return synthesize(root, preset="demo", space="all", variant="both")
 
 
-@pytest.fixture(scope="session")
-def four_subject_fault_tree(tmp_path_factory):
-    """``four_subject_fault_tree(fault)``: a demo tree of the 4-subject files alone with one
-    planted fault, built once per fault (read-only)."""
+def fault_trees(tmp_path_factory, **options):
+    """``get(fault)``: the tree ``synthesize(**options)`` writes with one planted fault, built
+    once per fault in the session (read-only)."""
     from nsdval.synth import synthesize
 
     built = {}
@@ -34,10 +33,22 @@ def four_subject_fault_tree(tmp_path_factory):
     def get(fault):
         if fault not in built:
             root = tmp_path_factory.mktemp(fault) / "nsd"
-            built[fault] = synthesize(root, preset="demo", variant="4subj", fault=fault)
+            built[fault] = synthesize(root, fault=fault, **options)
         return built[fault]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def four_subject_fault_tree(tmp_path_factory):
+    """``four_subject_fault_tree(fault)``: a demo tree of the 4-subject files alone."""
+    return fault_trees(tmp_path_factory, preset="demo", variant="4subj")
+
+
+@pytest.fixture(scope="session")
+def rdm_fault_tree(tmp_path_factory):
+    """``rdm_fault_tree(fault)``: the tiny volume-and-surface tree."""
+    return fault_trees(tmp_path_factory, preset="tiny", space="all")
 
 
 # tests/peer runs only in the Brain-Score environment, on its own: `make peer`.

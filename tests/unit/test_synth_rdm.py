@@ -53,20 +53,6 @@ TINY_FAMILIES = ["Allen2022_fmri", "Allen2022_fmri_surface"]
 # ---------------------------------------------------------------- fixtures and readers
 
 
-@pytest.fixture(scope="session")
-def rdm_fault_tree(tmp_path_factory):
-    """``rdm_fault_tree(fault)``: the tiny volume-and-surface tree with one planted fault."""
-    built = {}
-
-    def build(fault):
-        if fault not in built:
-            root = tmp_path_factory.mktemp(fault) / "tree"
-            built[fault] = synthesize(root, preset="tiny", space="all", fault=fault)
-        return built[fault]
-
-    return build
-
-
 def load(path):
     with xr.open_dataarray(path, engine="h5netcdf") as array:
         return array.load()
